@@ -1,0 +1,221 @@
+"""Configuration: accounts from MAIL_IMAP_<ACCOUNT>_* variables and an optional TOML file, validated once.
+
+Environment variables for an account `work` (the id is the upper-cased part between the prefix and the key):
+MAIL_IMAP_WORK_HOST, _PORT, _USER, _PASS or _PASSWORD_COMMAND, _SECURITY (tls|starttls|plain), _CA_FILE,
+_ALLOW_PLAIN (allow `plain` to a non-loopback host), _ADDRESS, _POOL_SIZE, _TIMEOUT, _WRITE_ENABLED.
+Globals: MAIL_IMAP_WRITE_ENABLED, MAIL_IMAP_TIMEOUT, MAIL_MCP_CONFIG, MAIL_MCP_MAX_ATTACHMENT_BYTES.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .errors import ConfigError
+from .ids import ACCOUNT_ID_RE
+
+Security = Literal["tls", "starttls", "plain"]
+
+ACCOUNT_KEYS = {
+    "HOST": "host",
+    "PORT": "port",
+    "USER": "user",
+    "PASS": "password",
+    "PASSWORD": "password",
+    "PASSWORD_COMMAND": "password_command",
+    "SECURITY": "security",
+    "CA_FILE": "ca_file",
+    "ALLOW_PLAIN": "allow_plain",
+    "ADDRESS": "address",
+    "POOL_SIZE": "pool_size",
+    "TIMEOUT": "timeout",
+    "WRITE_ENABLED": "write_enabled",
+}
+GLOBAL_KEYS = {"WRITE_ENABLED", "TIMEOUT"}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def parse_bool(value: str, setting: str) -> bool:
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(setting, f"expected true or false, got {value!r}")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in {"localhost", "localhost.localdomain"}:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class AccountConfig(BaseModel):
+    """One IMAP account. Secrets are SecretStr and never printed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    host: str = Field(min_length=1)
+    port: int = Field(0, ge=0, le=65535)
+    user: str = Field(min_length=1)
+    password: SecretStr | None = None
+    password_command: str | None = Field(None, repr=False)
+    security: Security = "tls"
+    ca_file: Path | None = None
+    allow_plain: bool = False
+    address: str | None = None
+    pool_size: int = Field(2, ge=1, le=10)
+    timeout: float = Field(30.0, gt=0, le=600)
+    write_enabled: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not ACCOUNT_ID_RE.match(value):
+            raise ValueError("account id must match ^[A-Za-z0-9_-]{1,64}$")
+        return value
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.security == "tls" else 143)
+
+    @property
+    def email(self) -> str:
+        return self.address or (self.user if "@" in self.user else f"{self.user}@{self.host}")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    accounts: dict[str, AccountConfig]
+    max_attachment_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def default_account(self) -> str:
+        return "default" if "default" in self.accounts else next(iter(self.accounts))
+
+    @property
+    def any_write_enabled(self) -> bool:
+        return any(a.write_enabled for a in self.accounts.values())
+
+
+def _env_accounts(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Collect MAIL_IMAP_<ID>_<KEY> variables for every id that has a _HOST."""
+    ids = [
+        name[len("MAIL_IMAP_") : -len("_HOST")]
+        for name in env
+        if name.startswith("MAIL_IMAP_") and name.endswith("_HOST") and len(name) > len("MAIL_IMAP__HOST")
+    ]
+    accounts: dict[str, dict[str, Any]] = {}
+    for raw_id in ids:
+        fields: dict[str, Any] = {}
+        for key, field in ACCOUNT_KEYS.items():
+            var = f"MAIL_IMAP_{raw_id}_{key}"
+            if var in env:
+                fields[field] = (var, env[var])
+        accounts[raw_id.lower()] = fields
+    return accounts
+
+
+def _coerce(field: str, var: str, value: str) -> Any:
+    if field in {"allow_plain", "write_enabled"}:
+        return parse_bool(value, var)
+    if field == "security":
+        return value.strip().lower()
+    return value
+
+
+def _run_password_command(command: str, setting: str) -> SecretStr:
+    try:
+        done = subprocess.run(command, shell=True, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(setting, f"password command could not run ({type(exc).__name__})") from None
+    if done.returncode != 0:
+        raise ConfigError(setting, f"password command exited with status {done.returncode}")
+    secret = done.stdout.decode("utf-8", "replace").rstrip("\r\n")
+    if not secret:
+        raise ConfigError(setting, "password command printed nothing")
+    return SecretStr(secret)
+
+
+def _build_account(account_id: str, fields: dict[str, Any], origin: dict[str, str]) -> AccountConfig:
+    if fields.get("password_command") and not fields.get("password"):
+        fields["password"] = _run_password_command(
+            fields["password_command"], origin.get("password_command", "password_command")
+        )
+    try:
+        account = AccountConfig(id=account_id, **fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "account"
+        raise ConfigError(origin.get(field, f"account {account_id}.{field}"), err["msg"]) from None
+    if account.password is None:
+        raise ConfigError(origin.get("password", f"account {account_id}"), "no password or password_command set")
+    if account.ca_file is not None and not account.ca_file.is_file():
+        raise ConfigError(origin.get("ca_file", f"account {account_id}.ca_file"), "file not found")
+    if account.security == "plain" and not is_loopback(account.host) and not account.allow_plain:
+        raise ConfigError(
+            origin.get("security", f"account {account_id}.security"),
+            "plain (unencrypted) IMAP is refused for a non-loopback host; use tls or starttls, "
+            "or set ALLOW_PLAIN=true if you really mean it",
+        )
+    return account
+
+
+def load_settings(env: Mapping[str, str] | None = None, config_path: str | Path | None = None) -> Settings:
+    """Read and validate everything once. Raises ConfigError naming the offending setting."""
+    env = os.environ if env is None else env
+    global_write = parse_bool(env.get("MAIL_IMAP_WRITE_ENABLED", "false"), "MAIL_IMAP_WRITE_ENABLED")
+    global_timeout = env.get("MAIL_IMAP_TIMEOUT")
+    raw: dict[str, dict[str, Any]] = {}
+    origins: dict[str, dict[str, str]] = {}
+
+    path = config_path or env.get("MAIL_MCP_CONFIG")
+    file_settings: dict[str, Any] = {}
+    if path:
+        try:
+            file_settings = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(str(path), f"cannot read config file ({exc.strerror})") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+        global_write = bool(file_settings.get("write_enabled", global_write))
+        for account_id, table in (file_settings.get("accounts") or {}).items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: accounts.{account_id}", "must be a table")
+            raw[account_id] = dict(table)
+            origins[account_id] = {k: f"{path}: accounts.{account_id}.{k}" for k in table}
+
+    for account_id, fields in _env_accounts(env).items():
+        entry = raw.setdefault(account_id, {})
+        origin = origins.setdefault(account_id, {})
+        for field, (var, value) in fields.items():
+            entry[field] = _coerce(field, var, value)
+            origin[field] = var
+
+    accounts: dict[str, AccountConfig] = {}
+    for account_id, fields in raw.items():
+        fields.setdefault("write_enabled", global_write)
+        if global_timeout and "timeout" not in fields:
+            fields["timeout"] = global_timeout
+            origins[account_id]["timeout"] = "MAIL_IMAP_TIMEOUT"
+        accounts[account_id] = _build_account(account_id, fields, origins[account_id])
+
+    max_bytes = env.get("MAIL_MCP_MAX_ATTACHMENT_BYTES") or file_settings.get("max_attachment_bytes")
+    try:
+        max_attachment = int(max_bytes) if max_bytes else 10 * 1024 * 1024
+    except ValueError:
+        raise ConfigError("MAIL_MCP_MAX_ATTACHMENT_BYTES", f"expected a number of bytes, got {max_bytes!r}") from None
+    return Settings(accounts=accounts, max_attachment_bytes=max_attachment)

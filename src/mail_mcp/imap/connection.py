@@ -1,0 +1,170 @@
+"""One logged-in IMAP connection: TLS set-up, login, RFC 2971 ID, mailbox selection and error mapping.
+
+Everything here is blocking; `pool.py` runs it in worker threads.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from imapclient import IMAPClient
+from imapclient import exceptions as imap_exc
+
+from .. import __version__
+from ..config import AccountConfig
+from ..errors import AuthFailed, ConnectionFailed, MailError, NotFound, ServerError, StaleId, Timeout
+
+log = logging.getLogger(__name__)
+
+
+class BrokenConnection(MailError):
+    """The socket may hold stale bytes: the connection must be discarded, never reused."""
+
+    code = "connection_failed"
+
+
+def ssl_context(account: AccountConfig) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if account.ca_file is not None:
+        context.load_verify_locations(cafile=str(account.ca_file))
+    return context
+
+
+@contextmanager
+def mapped_errors(account: AccountConfig, action: str) -> Iterator[None]:
+    """Translate socket/TLS/IMAP failures into our typed errors, never echoing secrets."""
+    where = f"{account.host}:{account.effective_port}"
+    try:
+        yield
+    except MailError:
+        raise
+    except (socket.timeout, TimeoutError):
+        raise Timeout(
+            f"the IMAP server {where} did not answer within {account.timeout:g} s while {action}; "
+            "try again, or narrow the request",
+            account=account.id,
+        ) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise ConnectionFailed(
+            f"TLS certificate of {where} could not be verified ({exc.verify_message}); "
+            "set CA_FILE for a private CA, and check the host name",
+            account=account.id,
+        ) from None
+    except ssl.SSLError as exc:
+        raise BrokenConnection(f"TLS failure with {where} while {action}: {exc.reason}", account=account.id) from None
+    except imap_exc.LoginError:
+        raise AuthFailed(
+            f"login to {where} as {account.user!r} was refused; check the user name and password "
+            "(many providers need an app password)",
+            account=account.id,
+        ) from None
+    except (imap_exc.IMAPClientAbortError, imaplib.IMAP4.abort, ConnectionError, EOFError) as exc:
+        raise BrokenConnection(
+            f"the connection to {where} broke while {action} ({type(exc).__name__})", account=account.id
+        ) from None
+    except OSError as exc:
+        raise ConnectionFailed(
+            f"cannot reach the IMAP server {where} ({exc.strerror or type(exc).__name__}); "
+            "check host, port and security",
+            account=account.id,
+        ) from None
+    except (imap_exc.IMAPClientError, imaplib.IMAP4.error) as exc:
+        text = str(exc)
+        raise ServerError(f"the IMAP server refused the request while {action}: {text[:300]}", account=account.id) from None
+
+
+@dataclass
+class Selected:
+    mailbox: str
+    readonly: bool
+    uidvalidity: int
+    exists: int
+
+
+class Connection:
+    """An authenticated IMAPClient plus what we know about its state."""
+
+    def __init__(self, account: AccountConfig) -> None:
+        self.account = account
+        self.selected: Selected | None = None
+        with mapped_errors(account, "connecting"):
+            use_tls = account.security == "tls"
+            context = ssl_context(account) if account.security != "plain" else None
+            self.client = IMAPClient(
+                account.host, port=account.effective_port, ssl=use_tls, ssl_context=context, timeout=account.timeout
+            )
+            try:
+                if account.security == "starttls":
+                    self.client.starttls(context)
+                assert account.password is not None
+                self.client.login(account.user, account.password.get_secret_value())
+                self.capabilities = frozenset(c.decode().upper() for c in self.client.capabilities())
+                if "ID" in self.capabilities:
+                    self.client.id_({"name": "mail-mcp", "version": __version__})
+            except BaseException:
+                self.close()
+                raise
+
+    def has(self, capability: str) -> bool:
+        return capability.upper() in self.capabilities
+
+    def select(self, mailbox: str, *, readonly: bool = True, expect_uidvalidity: int | None = None) -> Selected:
+        """Select (EXAMINE when readonly) and sync: a re-used selection is refreshed with NOOP so mail
+        that other clients added is seen. Raises StaleId when UIDVALIDITY differs from the expected one."""
+        current = self.selected
+        if current and current.mailbox == mailbox and current.readonly == readonly:
+            self._noop()
+            return self._check(current, expect_uidvalidity)
+        self.selected = None
+        try:
+            info = self.client.select_folder(mailbox, readonly=readonly)
+        except imap_exc.IMAPClientError as exc:
+            if "NONEXISTENT" in str(exc).upper() or "DOESN'T EXIST" in str(exc).upper() or "NOT FOUND" in str(exc).upper():
+                raise NotFound(
+                    f"mailbox {mailbox!r} does not exist; call list_folders for the names", mailbox=mailbox
+                ) from None
+            raise
+        self.selected = Selected(
+            mailbox=mailbox,
+            readonly=readonly,
+            uidvalidity=int(info[b"UIDVALIDITY"]),
+            exists=int(info.get(b"EXISTS", 0)),
+        )
+        return self._check(self.selected, expect_uidvalidity)
+
+    def _noop(self) -> None:
+        _, responses = self.client.noop()
+        assert self.selected is not None
+        for response in responses:
+            if len(response) == 2 and response[1] == b"EXISTS":
+                self.selected.exists = int(response[0])
+
+    @staticmethod
+    def _check(selected: Selected, expect_uidvalidity: int | None) -> Selected:
+        if expect_uidvalidity is not None and expect_uidvalidity != selected.uidvalidity:
+            raise StaleId(
+                f"mailbox {selected.mailbox!r} was recreated (UIDVALIDITY is now {selected.uidvalidity}, "
+                f"the id has {expect_uidvalidity}); the id no longer names a message: list the folder again",
+                mailbox=selected.mailbox,
+                uidvalidity=selected.uidvalidity,
+            )
+        return selected
+
+    def close(self) -> None:
+        """Log out politely; fall back to closing the socket."""
+        client = getattr(self, "client", None)
+        if client is None:
+            return
+        try:
+            client.logout()
+        except Exception:  # noqa: BLE001 - closing a dead connection must not raise
+            try:
+                client.shutdown()
+            except Exception:  # noqa: BLE001
+                pass

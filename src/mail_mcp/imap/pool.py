@@ -1,0 +1,106 @@
+"""The sync/async boundary: a small pool of kept-alive connections per account.
+
+imapclient is blocking and not thread-safe, so each connection has one lock and every call on it runs in a
+worker thread via anyio. A connection that timed out or broke mid-command is discarded (its socket may hold
+stale bytes); a read that failed on a dead connection is retried once on a fresh one; a write never is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+
+from ..config import AccountConfig
+from ..errors import Timeout
+from .connection import BrokenConnection, Connection, mapped_errors
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.lock = anyio.Lock()
+        self.conn: Connection | None = None
+
+
+class AccountPool:
+    def __init__(self, account: AccountConfig, size: int | None = None) -> None:
+        self.account = account
+        self._slots = [_Slot() for _ in range(size or account.pool_size)]
+        self._free = anyio.Semaphore(len(self._slots))
+        self.logins = 0
+
+    @property
+    def open_connections(self) -> int:
+        return sum(slot.conn is not None for slot in self._slots)
+
+    def _pick(self, mailbox: str | None) -> _Slot:
+        idle = [slot for slot in self._slots if not slot.lock.locked()]
+
+        def rank(slot: _Slot) -> int:
+            if slot.conn is None:
+                return 2
+            selected = slot.conn.selected
+            return 0 if mailbox is not None and selected is not None and selected.mailbox == mailbox else 1
+
+        return min(idle, key=rank)
+
+    async def run(self, fn: Callable[[Connection], T], *, action: str, mailbox: str | None = None,
+                  write: bool = False) -> T:
+        """Run `fn(connection)` in a worker thread on a pooled connection."""
+        async with self._free:
+            slot = self._pick(mailbox)
+            async with slot.lock:
+                reused = slot.conn is not None
+                try:
+                    return await anyio.to_thread.run_sync(self._call, slot, fn, action)
+                except BrokenConnection:
+                    if write or not reused:
+                        raise
+                    log.info("account %s: connection was dead, retrying the read once", self.account.id)
+                    return await anyio.to_thread.run_sync(self._call, slot, fn, action)
+
+    def _call(self, slot: _Slot, fn: Callable[[Connection], T], action: str) -> T:
+        if slot.conn is None:
+            slot.conn = Connection(self.account)
+            self.logins += 1
+        try:
+            with mapped_errors(self.account, action):
+                return fn(slot.conn)
+        except (BrokenConnection, Timeout):
+            conn, slot.conn = slot.conn, None
+            try:
+                conn.client.shutdown()
+            except Exception:  # noqa: BLE001 - the socket is being thrown away anyway
+                pass
+            raise
+
+    async def close(self) -> None:
+        for slot in self._slots:
+            async with slot.lock:
+                if slot.conn is not None:
+                    conn, slot.conn = slot.conn, None
+                    await anyio.to_thread.run_sync(conn.close)
+
+
+class Pools:
+    """Process-wide registry of account pools, shared by every MCP session and transport."""
+
+    def __init__(self, accounts: dict[str, AccountConfig]) -> None:
+        self._accounts = accounts
+        self._pools: dict[str, AccountPool] = {}
+
+    def get(self, account_id: str) -> AccountPool:
+        pool = self._pools.get(account_id)
+        if pool is None:
+            pool = self._pools[account_id] = AccountPool(self._accounts[account_id])
+        return pool
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            await pool.close()

@@ -1,0 +1,561 @@
+"""A private, throwaway Dovecot for ``mail-mcp sandbox`` and for the test suite.
+
+`Sandbox` writes its own ``dovecot.conf`` into a temporary directory (never the
+system one), runs ``dovecot -F`` as a child process listening on random loopback
+ports, and removes everything again on `Sandbox.stop`::
+
+    with Sandbox() as sb:
+        sb.seed_sample("alice")
+        client = sb.connect("alice")             # logged in, STARTTLS, cert verified
+        sb.deliver("alice@example.test", raw)    # via LMTP into alice's INBOX
+
+It works as root (mail is owned by ``nobody``; Dovecot's ``dovecot``/``dovenull``
+system users run its internal and login processes) and as an ordinary user
+(everything runs as that user, no chroot).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import logging
+import os
+import pwd
+import re
+import secrets
+import shutil
+import signal
+import smtplib
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import imapclient
+
+from . import sandbox_seed
+from .sandbox_seed import SAMPLE_COUNTS, SAMPLE_FOLDERS, SAMPLE_SUBJECTS
+
+__all__ = [
+    "SAMPLE_COUNTS",
+    "SAMPLE_FOLDERS",
+    "SAMPLE_SUBJECTS",
+    "Sandbox",
+    "SandboxError",
+    "SandboxUser",
+    "Security",
+]
+
+log = logging.getLogger(__name__)
+
+Security = Literal["tls", "starttls", "plain"]
+DOMAIN = "example.test"
+HOST = "127.0.0.1"
+START_TIMEOUT = 10.0
+SPECIAL_USE = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash", "Junk": "\\Junk",
+               "Archive": "\\Archive"}
+INSTALL_HINT = ("Dovecot not found: install it with `sudo apt-get install dovecot-imapd dovecot-lmtpd` "
+                "(or pass dovecot_binary=/path/to/dovecot)")
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be created, started or used."""
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxUser:
+    """A mailbox user of the sandbox; log in with `name` (or `address`) and `password`."""
+
+    name: str
+    password: str
+    address: str
+
+
+class Sandbox:
+    """A throwaway Dovecot (IMAP + IMAPS + LMTP on 127.0.0.1) with its own config, users and certs.
+
+    ``imap_capability`` is written verbatim as Dovecot's ``imap_capability`` setting: either
+    ``"+EXTRA TOKENS"`` (appended to the default list) or a full list replacing it, e.g.
+    ``"IMAP4rev1 LITERAL+ SASL-IR ... UIDPLUS"`` without ``MOVE`` to hide MOVE.
+    """
+
+    host: str = HOST
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        imap_capability: str | None = None,
+        users: Sequence[str] = ("alice", "bob"),
+        *,
+        dovecot_binary: str | None = None,
+    ) -> None:
+        if not users:
+            raise SandboxError("a sandbox needs at least one user")
+        for name in users:
+            if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+                raise SandboxError(f"invalid sandbox user name {name!r}: use lower-case letters/digits")
+        self._root_arg = Path(root) if root is not None else None
+        self.imap_capability = imap_capability
+        self._binary_arg = dovecot_binary
+        self.users: dict[str, SandboxUser] = {
+            n: SandboxUser(n, secrets.token_urlsafe(12), f"{n}@{DOMAIN}") for n in users
+        }
+        self.root: Path | None = None
+        self.imap_port = self.imaps_port = self.lmtp_port = 0
+        self.log_path: Path | None = None
+        self.ca_cert_path: Path | None = None
+        self.config_path: Path | None = None
+        self.master_pid: int | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._created: list[Path] = []
+        self._finalizer: weakref.finalize | None = None  # type: ignore[type-arg]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Create the files, start Dovecot and wait until all three ports accept connections."""
+        if self._proc is not None:
+            return
+        binary = self._find_binary()
+        try:
+            self._prepare_files()
+            for attempt in range(3):  # a free port may be taken between probing and binding
+                self._pick_ports()
+                self._write_config()
+                self._spawn(binary)
+                try:
+                    self._wait_ready()
+                    break
+                except SandboxError:
+                    in_use = "Address already in use" in self.log_tail()
+                    self._terminate()
+                    if not in_use or attempt == 2:
+                        raise
+                    log.warning("sandbox port collision, retrying")
+        except BaseException:
+            self.stop()
+            raise
+        log.info("sandbox Dovecot pid %s: imap %s, imaps %s, lmtp %s, root %s",
+                 self.master_pid, self.imap_port, self.imaps_port, self.lmtp_port, self.root)
+
+    def stop(self) -> None:
+        """Stop Dovecot (only the processes this sandbox started) and remove a temp root. Idempotent."""
+        self._terminate()
+        for path in reversed(self._created):
+            shutil.rmtree(path, ignore_errors=True)
+        self._created.clear()
+
+    def _find_binary(self) -> str:
+        if self._binary_arg is not None:
+            found = self._binary_arg if os.access(self._binary_arg, os.X_OK) else None
+        else:
+            found = shutil.which("dovecot") or next(
+                (p for p in ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot") if os.access(p, os.X_OK)), None)
+        if found is None or not Path(found).is_file():
+            raise SandboxError(INSTALL_HINT)
+        return found
+
+    def _prepare_files(self) -> None:
+        if self._root_arg is None:
+            self.root = Path(tempfile.mkdtemp(prefix="mail-mcp-sandbox-"))
+            self._created.append(self.root)
+        else:
+            self.root = self._root_arg.resolve()
+            self.root.mkdir(parents=True, exist_ok=True)
+        if re.search(r'[\s"\\#]', str(self.root)):
+            raise SandboxError(f"sandbox root path must not contain spaces, quotes or '#': {self.root}")
+        self.root.chmod(0o755)  # the mail user and Dovecot's internal users must traverse it
+        self.log_path = self.root / "dovecot.log"
+        self.log_path.touch()
+        self.ca_cert_path = self.root / "cert.pem"
+        self._make_cert()
+        uid, gid = self._mail_ids()
+        lines = []
+        for user in self.users.values():
+            home = self.root / "home" / user.name
+            home.mkdir(parents=True, exist_ok=True)
+            if os.geteuid() == 0:
+                os.chown(home, uid, gid)
+            lines.append(f"{user.name}:{{PLAIN}}{user.password}:{uid}:{gid}::{home}::\n")
+        passwd = self.root / "passwd"
+        passwd.write_text("".join(lines))
+        passwd.chmod(0o644)
+
+    def _make_cert(self) -> None:
+        assert self.root is not None and self.ca_cert_path is not None
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise SandboxError("openssl CLI not found: install it with `sudo apt-get install openssl`")
+        cmd = [
+            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "30", "-subj", "/CN=localhost",
+            "-keyout", str(self.root / "key.pem"), "-out", str(self.ca_cert_path),
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,digitalSignature,keyCertSign",
+            "-addext", "extendedKeyUsage=serverAuth",
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SandboxError(f"openssl failed to create the sandbox certificate: {done.stderr.strip()}")
+
+    @staticmethod
+    def _mail_ids() -> tuple[int, int]:
+        """Numeric uid/gid owning the mail: Dovecot refuses uid 0, so root maps to nobody."""
+        if os.geteuid() != 0:
+            return os.getuid(), os.getgid()
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwnam("nobody")
+            return entry.pw_uid, entry.pw_gid
+        return 65534, 65534
+
+    def _pick_ports(self) -> None:
+        socks = []
+        try:
+            for _ in range(3):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind((HOST, 0))
+                socks.append(s)
+            self.imap_port, self.imaps_port, self.lmtp_port = (s.getsockname()[1] for s in socks)
+        finally:
+            for s in socks:
+                s.close()
+
+    def _write_config(self) -> None:
+        assert self.root is not None
+        root = self.root
+        if os.geteuid() == 0:
+            internal_user = _first_user("dovecot", "nobody")
+            internal_group = _group_of(internal_user)
+            login_user = _first_user("dovenull", "nobody")
+            unprivileged = ""
+        else:
+            internal_user = login_user = pwd.getpwuid(os.getuid()).pw_name
+            internal_group = grp.getgrgid(os.getgid()).gr_name
+            unprivileged = "".join(
+                f"service {svc} {{\n  chroot =\n}}\n"
+                for svc in ("anvil", "imap-login", "imap-urlauth-login", "ipc", "old-stats", "aggregator"))
+        mailboxes = "".join(
+            f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}\n"
+            for name, flag in SPECIAL_USE.items())
+        capability = f"imap_capability = {self.imap_capability}\n" if self.imap_capability else ""
+        base_dir = root / "run"
+        if len(str(base_dir)) > 60:  # unix socket paths are limited to ~108 bytes
+            base_dir = Path(tempfile.mkdtemp(prefix="mmcp-run-"))
+            self._created.append(base_dir)
+        state_dir = root / "state"
+        state_dir.mkdir(exist_ok=True)
+        passwd = root / "passwd"
+        self.config_path = root / "dovecot.conf"
+        self.config_path.write_text(f"""\
+# Generated by mail_mcp.sandbox: a private throwaway Dovecot. Do not edit.
+instance_name = mail-mcp-sandbox-{secrets.token_hex(4)}
+base_dir = {base_dir}
+state_dir = {state_dir}
+log_path = {self.log_path}
+protocols = imap lmtp
+listen = {HOST}
+shutdown_clients = yes
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+default_login_user = {login_user}
+first_valid_uid = 1
+first_valid_gid = 1
+mail_location = maildir:~/Maildir:LAYOUT=fs
+mail_fsync = never
+ssl = yes
+ssl_cert = <{self.ca_cert_path}
+ssl_key = <{root / 'key.pem'}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_username_format = %Ln
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {passwd}
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%n {passwd}
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+{mailboxes}}}
+{capability}service imap-login {{
+  inet_listener imap {{
+    address = {HOST}
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    address = {HOST}
+    port = {self.imaps_port}
+    ssl = yes
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = {HOST}
+    port = {self.lmtp_port}
+  }}
+}}
+{unprivileged}""")
+
+    def _spawn(self, binary: str) -> None:
+        assert self.config_path is not None and self.log_path is not None
+        # Dovecot's log process inherits stderr: send it to a file, never to a pipe nobody reads.
+        with open(self.log_path, "ab") as out:
+            self._proc = subprocess.Popen(
+                [binary, "-F", "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                start_new_session=True,  # own process group: stop() can sweep it without touching others
+            )
+        self.master_pid = self._proc.pid
+        # If the owner forgets stop(), still stop Dovecot and remove our temp dirs at interpreter exit.
+        self._finalizer = weakref.finalize(self, _cleanup, self._proc, self._created)
+
+    def _wait_ready(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        pending = {self.imap_port, self.imaps_port, self.lmtp_port}
+        while pending:
+            if self._proc.poll() is not None:
+                raise SandboxError(f"Dovecot exited with status {self._proc.returncode}:\n{self.log_tail()}")
+            for port in list(pending):
+                with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.2):
+                    pending.discard(port)
+            if pending and time.monotonic() > deadline:
+                raise SandboxError(
+                    f"Dovecot did not open ports {sorted(pending)} within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+            if pending:
+                time.sleep(0.05)
+
+    def _terminate(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if self._finalizer is not None:
+            self._finalizer.detach()
+            self._finalizer = None
+        _kill_group(proc)
+
+    def process_ids(self) -> list[int]:
+        """Live pids of the Dovecot master this sandbox started and all its descendants."""
+        if self.master_pid is None:
+            return []
+        return _descendants(self.master_pid, include_self=True)
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the Dovecot log (for error messages)."""
+        if self.log_path is None or not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    # ------------------------------------------------------------------ clients
+
+    def _user(self, user: str) -> SandboxUser:
+        try:
+            return self.users[user.split("@", 1)[0].lower()]
+        except KeyError:
+            raise SandboxError(f"no sandbox user {user!r}; users: {sorted(self.users)}") from None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts exactly the sandbox certificate."""
+        if self.ca_cert_path is None:
+            raise SandboxError("sandbox is not started")
+        return ssl.create_default_context(cafile=str(self.ca_cert_path))
+
+    def connect(self, user: str = "alice", *, tls: Security = "starttls") -> imapclient.IMAPClient:
+        """A logged-in IMAPClient; ``tls`` is ``"starttls"``, ``"tls"`` (implicit, port imaps) or ``"plain"``."""
+        if not self.running:
+            raise SandboxError("sandbox is not running")
+        account = self._user(user)
+        if tls == "tls":
+            client = imapclient.IMAPClient(self.host, self.imaps_port, ssl=True,
+                                           ssl_context=self.ssl_context(), timeout=30)
+        elif tls in ("starttls", "plain"):
+            client = imapclient.IMAPClient(self.host, self.imap_port, ssl=False, timeout=30)
+            if tls == "starttls":
+                client.starttls(self.ssl_context())
+        else:
+            raise SandboxError(f"tls must be 'tls', 'starttls' or 'plain', not {tls!r}")
+        client.login(account.name, account.password)
+        return client
+
+    def deliver(self, rcpt: str, raw: bytes, mail_from: str = f"sender@{DOMAIN}") -> None:
+        """Deliver ``raw`` to ``rcpt`` (e.g. ``alice@example.test``) over LMTP, as an MTA would."""
+        with smtplib.LMTP(self.host, self.lmtp_port, timeout=30) as lmtp:
+            lmtp.sendmail(mail_from, [rcpt], raw)
+
+    def append(self, user: str, folder: str, raw: bytes, flags: Iterable[str | bytes] = (),
+               when: datetime | None = None) -> None:
+        """APPEND one message to ``folder`` of ``user`` (creating the folder if needed)."""
+        client = self.connect(user)
+        try:
+            _ensure_folder(client, folder)
+            client.append(folder, raw, tuple(flags), when)
+        finally:
+            client.logout()
+
+    def seed_bulk(self, user: str, folder: str, count: int, *, size_hint: int = 2048,
+                  batch: int = 500, seed: int = 0) -> int:
+        """APPEND ``count`` generated, varied messages with MULTIAPPEND in batches; returns ``count``.
+
+        ``size_hint`` is the average body size in bytes (actual sizes vary by about ±60 %).
+        """
+        client = self.connect(user)
+        try:
+            _ensure_folder(client, folder)
+            chunk: list[dict[str, object]] = []
+            for raw, when, flags in sandbox_seed.generate_bulk(count, size_hint=size_hint, seed=seed):
+                chunk.append({"msg": raw, "flags": flags, "date": when})
+                if len(chunk) >= batch:
+                    client.multiappend(folder, chunk)
+                    chunk = []
+            if chunk:
+                client.multiappend(folder, chunk)
+        finally:
+            client.logout()
+        return count
+
+    def seed_sample(self, user: str = "alice") -> dict[str, int]:
+        """Seed the realistic sample mailbox described by `SAMPLE_FOLDERS`; returns `SAMPLE_COUNTS`."""
+        address = self._user(user).address
+        client = self.connect(user)
+        try:
+            for folder in SAMPLE_FOLDERS:
+                _ensure_folder(client, folder)
+            by_folder: dict[str, list[dict[str, object]]] = {}
+            for folder, raw, flags, when in sandbox_seed.build_sample(address):
+                by_folder.setdefault(folder, []).append({"msg": raw, "flags": flags, "date": when})
+            for folder, msgs in by_folder.items():
+                client.multiappend(folder, msgs)
+        finally:
+            client.logout()
+        return dict(SAMPLE_COUNTS)
+
+    def env(self, user: str = "alice", account: str = "default", security: Security = "starttls") -> dict[str, str]:
+        """``MAIL_IMAP_<ACCOUNT>_*`` variables pointing our server at this sandbox."""
+        if security not in ("tls", "starttls", "plain"):
+            raise SandboxError(f"security must be 'tls', 'starttls' or 'plain', not {security!r}")
+        creds = self._user(user)
+        prefix = f"MAIL_IMAP_{account.upper()}_"
+        return {
+            prefix + "HOST": self.host,
+            prefix + "PORT": str(self.imaps_port if security == "tls" else self.imap_port),
+            prefix + "USER": creds.name,
+            prefix + "PASS": creds.password,
+            prefix + "SECURITY": security,
+            prefix + "CA_FILE": str(self.ca_cert_path),
+        }
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _ensure_folder(client: imapclient.IMAPClient, folder: str) -> None:
+    if folder.upper() != "INBOX" and not client.folder_exists(folder):
+        client.create_folder(folder)
+        client.subscribe_folder(folder)
+
+
+def _first_user(*names: str) -> str:
+    for name in names:
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise SandboxError(f"none of the system users {names} exists; Dovecot needs one for its internal processes")
+
+
+def _group_of(user: str) -> str:
+    gid = pwd.getpwnam(user).pw_gid
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _proc_stat(pid: int) -> tuple[int, int, str] | None:
+    """(ppid, pgid, state) of ``pid`` from /proc, or None when it is gone."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = data[data.rindex(")") + 2:].split()
+    return int(fields[1]), int(fields[2]), fields[0]
+
+
+def _descendants(root_pid: int, include_self: bool = False) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _proc_stat(int(entry))) is not None:
+            children.setdefault(st[0], []).append(int(entry))
+    found, todo = [], [root_pid]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    alive = [p for p in found if (st := _proc_stat(p)) is not None and st[2] != "Z"]
+    return alive if include_self else [p for p in alive if p != root_pid]
+
+
+def _group_members(pgid: int) -> list[int]:
+    return [int(e) for e in os.listdir("/proc")
+            if e.isdigit() and (st := _proc_stat(int(e))) is not None and st[1] == pgid and st[2] != "Z"]
+
+
+def _cleanup(proc: subprocess.Popen[bytes], created: list[Path]) -> None:
+    _kill_group(proc)
+    for path in reversed(created):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _is_dovecot(pid: int) -> bool:
+    try:
+        return "dovecot" in os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the Dovecot master we started, wait for it, then sweep leftovers of its own process group.
+
+    Only processes in the master's session/process group (``start_new_session``) that run a Dovecot
+    binary are ever signalled, so a system Dovecot or anything else is never touched.
+    """
+    pgid = proc.pid  # start_new_session=True made the master its own group leader
+
+    def leftovers() -> list[int]:
+        return [p for p in _group_members(pgid) if _is_dovecot(p)]
+
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    deadline = time.monotonic() + 5
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in leftovers():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

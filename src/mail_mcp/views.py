@@ -1,0 +1,130 @@
+"""Pure functions from fetched IMAP data to the boundary models."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from .ids import MessageId
+from .imap.messages import RawMessage
+from .mime import Part, attachments, decode_header, decode_text, decode_transfer, envelope_addresses, has_attachments
+from .mime import pick_text_parts, preview, render_body, slice_text
+from .models import Address, AttachmentInfo, Body, MessageDetail, MessageSummary, Role
+
+
+def flag_names(data: dict[bytes, Any]) -> list[str]:
+    return [f.decode("utf-8", "replace") if isinstance(f, bytes) else str(f) for f in data.get(b"FLAGS", ())]
+
+
+def _addresses(value: Any) -> list[Address]:
+    return [Address(**a) for a in envelope_addresses(value or ())]
+
+
+def _message_id_header(value: Any) -> str | None:
+    text = decode_header(value).strip() if value else ""
+    return text or None
+
+
+def _date(envelope: Any, data: dict[bytes, Any]) -> datetime | None:
+    value = getattr(envelope, "date", None) or data.get(b"INTERNALDATE")
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value if isinstance(value, datetime) else None
+
+
+def part_text(message: RawMessage, part: Part | None) -> str | None:
+    if part is None or part.part_id not in message.texts:
+        return None
+    raw = decode_transfer(message.texts[part.part_id], part.encoding)
+    return decode_text(raw, part.params.get("charset"))
+
+
+def _common(message: RawMessage, mid: MessageId) -> dict[str, Any]:
+    envelope = message.data.get(b"ENVELOPE")
+    flags = flag_names(message.data)
+    lowered = {f.lower() for f in flags}
+    senders = _addresses(getattr(envelope, "from_", None))
+    return {
+        "message_id": str(mid),
+        "header_message_id": _message_id_header(getattr(envelope, "message_id", None)),
+        "mailbox": mid.mailbox,
+        "subject": decode_header(getattr(envelope, "subject", None)),
+        "from_": senders[0] if senders else None,
+        "to": _addresses(getattr(envelope, "to", None)),
+        "cc": _addresses(getattr(envelope, "cc", None)),
+        "date": _date(envelope, message.data),
+        "flags": flags,
+        "is_read": "\\seen" in lowered,
+        "is_flagged": "\\flagged" in lowered,
+        "is_answered": "\\answered" in lowered,
+        "size": int(message.data.get(b"RFC822.SIZE", 0)),
+        "in_reply_to": _message_id_header(getattr(envelope, "in_reply_to", None)),
+    }
+
+
+def summary(message: RawMessage, mid: MessageId, role: Role | None) -> MessageSummary:
+    plain, html = pick_text_parts(message.structure)
+    text = part_text(message, plain)
+    if text is None:
+        html_text = part_text(message, html)
+        text = render_body(None, html_text, fmt="text").text if html_text else ""
+    return MessageSummary(
+        **_common(message, mid),
+        folder_role=role,
+        has_attachment=has_attachments(message.structure),
+        preview=preview(text),
+    )
+
+
+def _references(message: RawMessage) -> list[str]:
+    for key, value in message.data.items():
+        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER.FIELDS") and value:
+            text = decode_header(value.split(b":", 1)[-1]) if b":" in value else ""
+            return [token for token in text.split() if token.startswith("<")]
+    return []
+
+
+def attachment_infos(root: Part) -> list[AttachmentInfo]:
+    return [
+        AttachmentInfo(
+            index=i,
+            part_id=part.part_id,
+            filename=part.filename,
+            content_type=part.content_type,
+            size=part.size * 3 // 4 if part.encoding == "base64" else part.size,
+            inline=part.disposition != "attachment",
+            content_id=part.content_id,
+        )
+        for i, part in enumerate(attachments(root), start=1)
+    ]
+
+
+def detail(message: RawMessage, mid: MessageId, role: Role | None, *, fmt: Literal["text", "html", "both"],
+           offset: int, max_chars: int) -> MessageDetail:
+    plain, html = pick_text_parts(message.structure)
+    rendered = render_body(part_text(message, plain), part_text(message, html), fmt=fmt)
+    text, next_text = slice_text(rendered.text, offset, max_chars)
+    html_slice, next_html = (None, None)
+    if rendered.html is not None:
+        html_slice, next_html = slice_text(rendered.html, offset, max_chars)
+    next_offset = offset + max_chars if (next_text is not None or next_html is not None) else None
+    envelope = message.data.get(b"ENVELOPE")
+    senders = _addresses(getattr(envelope, "sender", None))
+    return MessageDetail(
+        **_common(message, mid),
+        folder_role=role,
+        sender=senders[0] if senders else None,
+        reply_to=_addresses(getattr(envelope, "reply_to", None)),
+        bcc=_addresses(getattr(envelope, "bcc", None)),
+        references=_references(message),
+        body=Body(
+            format=fmt,
+            text=text,
+            html=html_slice,
+            text_source=rendered.text_source,
+            offset=offset,
+            next_offset=next_offset,
+            total_chars=len(rendered.text),
+        ),
+        attachments=attachment_infos(message.structure),
+    )

@@ -253,7 +253,7 @@ class Sandbox:
             unprivileged = "".join(
                 f"service {svc} {{\n  chroot =\n}}\n"
                 for svc in ("anvil", "imap-login", "imap-urlauth-login", "ipc", "old-stats", "aggregator"))
-        mailboxes = "".join(
+        mailboxes = "  mailbox INBOX {\n    auto = subscribe\n  }\n" + "".join(
             f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}\n"
             for name, flag in SPECIAL_USE.items())
         capability = f"imap_capability = {self.imap_capability}\n" if self.imap_capability else ""
@@ -287,6 +287,8 @@ ssl_key = <{root / 'key.pem'}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_username_format = %Ln
+# No 2 s delay after a failed login, and no growing penalty for 127.0.0.1 that would slow later tests.
+auth_failure_delay = 0
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%n {passwd}
@@ -316,6 +318,11 @@ service lmtp {{
     port = {self.lmtp_port}
   }}
 }}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 {unprivileged}""")
 
     def _spawn(self, binary: str) -> None:
@@ -332,20 +339,30 @@ service lmtp {{
         self._finalizer = weakref.finalize(self, _cleanup, self._proc, self._created)
 
     def _wait_ready(self) -> None:
+        """Wait for a greeting on every port (a bare TCP accept only proves the master is listening)."""
         assert self._proc is not None
         deadline = time.monotonic() + START_TIMEOUT
-        pending = {self.imap_port, self.imaps_port, self.lmtp_port}
+        pending = {self.imap_port: b"* OK", self.imaps_port: b"* OK", self.lmtp_port: b"220"}
         while pending:
             if self._proc.poll() is not None:
                 raise SandboxError(f"Dovecot exited with status {self._proc.returncode}:\n{self.log_tail()}")
-            for port in list(pending):
-                with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.2):
-                    pending.discard(port)
+            for port, greeting in list(pending.items()):
+                if self._greets(port, greeting, tls=port == self.imaps_port):
+                    del pending[port]
             if pending and time.monotonic() > deadline:
-                raise SandboxError(
-                    f"Dovecot did not open ports {sorted(pending)} within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+                raise SandboxError(f"Dovecot did not greet on ports {sorted(pending)} within "
+                                   f"{START_TIMEOUT:.0f}s:\n{self.log_tail()}")
             if pending:
                 time.sleep(0.05)
+
+    def _greets(self, port: int, greeting: bytes, tls: bool) -> bool:
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as raw:
+                sock = self.ssl_context().wrap_socket(raw, server_hostname=HOST) if tls else raw
+                with sock:
+                    return sock.recv(256).startswith(greeting)
+        except OSError:  # includes ssl.SSLError and timeouts
+            return False
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None
@@ -383,7 +400,10 @@ service lmtp {{
         return ssl.create_default_context(cafile=str(self.ca_cert_path))
 
     def connect(self, user: str = "alice", *, tls: Security = "starttls") -> imapclient.IMAPClient:
-        """A logged-in IMAPClient; ``tls`` is ``"starttls"``, ``"tls"`` (implicit, port imaps) or ``"plain"``."""
+        """A logged-in IMAPClient verifying `ca_cert_path`.
+
+        ``tls`` is ``"starttls"`` (port `imap_port`), ``"tls"`` (implicit TLS, `imaps_port`) or ``"plain"``.
+        """
         if not self.running:
             raise SandboxError("sandbox is not running")
         account = self._user(user)
@@ -436,7 +456,10 @@ service lmtp {{
         return count
 
     def seed_sample(self, user: str = "alice") -> dict[str, int]:
-        """Seed the realistic sample mailbox described by `SAMPLE_FOLDERS`; returns `SAMPLE_COUNTS`."""
+        """Seed the realistic sample mailbox (`SAMPLE_FOLDERS`, `SAMPLE_SUBJECTS`); returns `SAMPLE_COUNTS`.
+
+        Call it once per user: a second call appends the same messages again.
+        """
         address = self._user(user).address
         client = self.connect(user)
         try:
@@ -451,7 +474,9 @@ service lmtp {{
             client.logout()
         return dict(SAMPLE_COUNTS)
 
-    def env(self, user: str = "alice", account: str = "default", security: Security = "starttls") -> dict[str, str]:
+    def env(
+        self, user: str = "alice", account: str = "default", security: Security = "starttls"
+    ) -> dict[str, str]:
         """``MAIL_IMAP_<ACCOUNT>_*`` variables pointing our server at this sandbox."""
         if security not in ("tls", "starttls", "plain"):
             raise SandboxError(f"security must be 'tls', 'starttls' or 'plain', not {security!r}")
@@ -481,7 +506,7 @@ def _first_user(*names: str) -> str:
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             return name
-    raise SandboxError(f"none of the system users {names} exists; Dovecot needs one for its internal processes")
+    raise SandboxError(f"none of the system users {names} exists; Dovecot needs one for internal processes")
 
 
 def _group_of(user: str) -> str:
@@ -535,27 +560,35 @@ def _is_dovecot(pid: int) -> bool:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the Dovecot master we started, wait for it, then sweep leftovers of its own process group.
+    """Stop the Dovecot master we started and every process of its own process group, and wait for them.
 
-    Only processes in the master's session/process group (``start_new_session``) that run a Dovecot
-    binary are ever signalled, so a system Dovecot or anything else is never touched.
+    ``start_new_session=True`` made the master the leader of a fresh process group that holds only the
+    processes it forked, so signalling that group never touches a system Dovecot or anything else.
+    SIGTERM goes to the whole group at once: Dovecot's master alone takes seconds to bring down busy
+    children (an open IMAP session lingers ~8 s after the master has gone).
     """
-    pgid = proc.pid  # start_new_session=True made the master its own group leader
+    pgid = proc.pid  # a pgid is never reused while any member of the group is alive
 
     def leftovers() -> list[int]:
         return [p for p in _group_members(pgid) if _is_dovecot(p)]
 
     if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(timeout=10)
+            os.killpg(pgid, signal.SIGTERM)
+        except OSError:
+            proc.terminate()
+        try:
+            proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            with contextlib.suppress(OSError):
+                os.killpg(pgid, signal.SIGKILL)
             proc.wait(timeout=5)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 2
     while leftovers() and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.02)
     for pid in leftovers():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 2
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.02)

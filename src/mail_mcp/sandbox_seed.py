@@ -71,9 +71,11 @@ SAMPLE: tuple[SampleSpec, ...] = (
     SampleSpec("welcome", "INBOX", "Welcome to Example Corp", IT, 58.5, flags=(SEEN,),
                body="Hi,\n\nyour mailbox is ready. Your IT team."),
     SampleSpec("gruesse", "INBOX", "Grüße aus München", JUERGEN, 55.2, flags=(SEEN,),
-               body="Hallo Alice,\n\nviele Grüße aus München! Das Wetter ist schön, die Brezn sind groß.\n\nJürgen"),
+               body="Hallo Alice,\n\nviele Grüße aus München! Das Wetter ist schön, "
+                    "die Brezn sind groß.\n\nJürgen"),
     SampleSpec("kaigi", "INBOX", "会議の議題", TANAKA, 52.1,
-               body="アリスさん\n\n来週の会議の議題を添付します。\n1. 予算\n2. 日程\n\n田中"),
+               body="アリスさん\n\n来週の会議の議題を添付します。\n"
+                    "1. 予算\n2. 日程\n\n田中"),
     SampleSpec("invoice", "INBOX", "Your invoice #4821", SHOP, 50.3, kind="html", flags=(SEEN,),
                body="<p>Thank you for your order. Invoice <b>#4821</b>: total <b>42.00 EUR</b>.</p>"),
     SampleSpec("newsletter", "INBOX", "Newsletter: March highlights", NEWS, 47.8, kind="alternative",
@@ -105,7 +107,8 @@ SAMPLE: tuple[SampleSpec, ...] = (
     SampleSpec("timesheets", "INBOX", "Reminder: timesheets due", IT, 17.6,
                body="Please submit your timesheets by end of day."),
     SampleSpec("entwurf", "INBOX", "Rückmeldung zum Entwurf", JUERGEN, 15.4, flags=(SEEN,),
-               body="Hallo Alice,\n\nder Entwurf gefällt mir. Zwei Änderungen: Überschrift kürzen, Fußnote raus."),
+               body="Hallo Alice,\n\nder Entwurf gefällt mir. Zwei Änderungen: "
+                    "Überschrift kürzen, Fußnote raus."),
     SampleSpec("pr", "INBOX", "Pull request #42: Fix date parser", CI, 12.8, kind="alternative",
                body="bob wants to merge 3 commits into main from fix-dates."),
     SampleSpec("tickets", "INBOX", "Conference tickets", CAROL, 10.1, kind="pdf", flags=(FLAGGED,),
@@ -198,11 +201,16 @@ def _html(body: str) -> str:
     return "<html><body>" + "".join(f"<p>{line}</p>" for line in body.split("\n") if line) + "</body></html>"
 
 
-def build_sample(address: str, now: datetime | None = None) -> Iterator[tuple[str, bytes, tuple[str, ...], datetime]]:
-    """Yield ``(folder, raw, flags, internal_date)`` for every `SAMPLE` message, addressed to ``address``."""
+def build_sample(
+    address: str, now: datetime | None = None
+) -> Iterator[tuple[str, bytes, tuple[str, ...], datetime]]:
+    """Yield ``(folder, raw, flags, internal_date)`` for every `SAMPLE` message, addressed to ``address``.
+
+    Messages "from alice" (Sent, Drafts, Notes:2026) come from ``address`` instead.
+    """
     now = now or datetime.now(timezone.utc)
     by_key = {s.key: s for s in SAMPLE}
-    me = (ALICE[0], address)
+    me = (address.split("@")[0].capitalize() + " Example", address)
     for spec in SAMPLE:
         sender = me if spec.sender == ALICE else spec.sender
         rcpt = me if spec.to in (None, ALICE) else spec.to
@@ -227,6 +235,10 @@ def build_sample(address: str, now: datetime | None = None) -> Iterator[tuple[st
         if spec.folder == "INBOX" and spec.sender in (NEWS, CI):
             msg["List-Id"] = f"<{spec.sender[1].split('@')[0]}.{spec.sender[1].split('@')[1]}>"
         body = spec.body
+        # Non-ASCII bodies: Japanese as base64, European as quoted-printable (what real clients send).
+        cte = None
+        if not body.isascii():
+            cte = "base64" if any(ord(ch) > 0x2FFF for ch in body) else "quoted-printable"
         if spec.kind == "html":
             msg.set_content(_html(body), subtype="html")
         elif spec.kind == "alternative":
@@ -240,7 +252,7 @@ def build_sample(address: str, now: datetime | None = None) -> Iterator[tuple[st
             html_part.add_related(_tiny_png(), "image", "png", cid=f"<photo1@{DOMAIN}>",
                                   filename="team.png", disposition="inline")
         else:
-            msg.set_content(body)
+            msg.set_content(body, cte=cte)
             if spec.kind == "pdf":
                 msg.add_attachment(_tiny_pdf(spec.subject), "application", "pdf", filename="report.pdf")
             elif spec.kind == "csv":
@@ -274,7 +286,9 @@ def generate_bulk(count: int, *, size_hint: int = 2048, seed: int = 0, days: int
     rng = random.Random(seed)
     now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     for i in range(count):
-        when = now - timedelta(seconds=rng.randrange(days * 86400))
+        # Oldest first with jitter, so UID order roughly follows date order as in a real mailbox.
+        age = (count - i) / count * days * 86400 + rng.uniform(0, 3600)
+        when = now - timedelta(seconds=int(age))
         a, b, c = rng.sample(_WORDS, 3)
         subject = rng.choice(_SUBJECT_FORMS).format(a=a, b=b, c=c, A=a.capitalize(), n=rng.randrange(1, 999),
                                                     list=rng.choice(("dev", "ops", "announce")))

@@ -16,6 +16,12 @@ from mail_mcp.service import MailService
 
 
 @pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (marked `pytest.mark.anyio`, as in the MCP SDK's own suite) share one session event loop."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
     """Fails (never skips) with an install hint when Dovecot is missing."""
     with Sandbox() as sb:

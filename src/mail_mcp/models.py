@@ -92,17 +92,18 @@ class MessageList(BaseModel):
     account: str
     mailbox: str
     folder_role: Role | None = None
-    total: int = Field(description="How many messages match the filters.")
+    total: int | None = Field(description="How many messages match the filters; null with has_attachment, "
+                              "which is checked message by message.")
     order: str = "newest first"
     messages: list[MessageSummary]
 
 
 class AttachmentInfo(BaseModel):
-    index: int = Field(description="1-based position; get_attachment accepts it or part_id.")
+    index: int = Field(description="1-based position; pass it to get_attachment as a number, or part_id as a string.")
     part_id: str = Field(description="IMAP body section, e.g. 2 or 1.3.")
     filename: str | None
     content_type: str
-    size: int = Field(description="Approximate decoded size in bytes.")
+    size: int = Field(description="Decoded size in bytes, estimated from the encoded size (within a few %).")
     inline: bool
     content_id: str | None = None
 

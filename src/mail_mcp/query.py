@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import bisect
 import binascii
 import json
 from collections.abc import Sequence
@@ -95,12 +96,11 @@ class Cursor:
     uidvalidity: int
     filters: dict[str, Any]
     last_uid: int
-    position: int
 
     def encode(self) -> str:
         payload = json.dumps(
             {"v": 1, "a": self.account, "m": self.mailbox, "uv": self.uidvalidity, "f": self.filters,
-             "u": self.last_uid, "p": self.position},
+             "u": self.last_uid},
             separators=(",", ":"), ensure_ascii=False,
         ).encode()
         return base64.urlsafe_b64encode(payload).decode().rstrip("=")
@@ -112,7 +112,7 @@ class Cursor:
             data = json.loads(raw)
             if data.get("v") != 1:
                 raise ValueError("version")
-            return cls(str(data["a"]), str(data["m"]), int(data["uv"]), dict(data["f"]), int(data["u"]), int(data["p"]))
+            return cls(str(data["a"]), str(data["m"]), int(data["uv"]), dict(data["f"]), int(data["u"]))
         except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
             raise InvalidInput(
                 "cursor is not one this server made; pass next_cursor from a list_messages result unchanged",
@@ -120,14 +120,8 @@ class Cursor:
             ) from None
 
 
-def page_start(ordered_uids: Sequence[int], cursor: Cursor | None, uid_ordered: bool) -> int:
-    """Index of the first message after the cursor's last one, stable when mail arrives or goes."""
+def page_start(uids_newest_first: Sequence[int], cursor: Cursor | None) -> int:
+    """Index of the first message older than the cursor's last one: stable when mail arrives or goes."""
     if cursor is None:
         return 0
-    try:
-        return ordered_uids.index(cursor.last_uid) + 1
-    except ValueError:
-        pass
-    if uid_ordered:
-        return next((i for i, uid in enumerate(ordered_uids) if uid < cursor.last_uid), len(ordered_uids))
-    return min(cursor.position, len(ordered_uids))
+    return bisect.bisect_left(uids_newest_first, -cursor.last_uid + 1, key=lambda uid: -uid)

@@ -12,7 +12,7 @@ from .imap import folders as imap_folders
 from .imap import messages as imap_messages
 from .imap.connection import Connection
 from .imap.pool import Pools
-from .mime import decode_text, decode_transfer
+from .mime import Part, decode_text, decode_transfer
 from .models import AccountInfo, AccountList, AttachmentContent, FolderInfo, FolderList, MessageDetail
 from .models import MessageList, Role
 from .query import Cursor, Filters
@@ -123,12 +123,12 @@ class MailService:
         role = await self.role_of(account.id, mid.mailbox)
         return detail(raw, mid, role, fmt=fmt, offset=offset, max_chars=max_chars)
 
-    async def get_attachment(self, message_id: str, attachment: str) -> tuple[AttachmentContent, bytes | None]:
+    async def get_attachment(self, message_id: str, attachment: int | str) -> tuple[AttachmentContent, bytes | None]:
         mid = MessageId.parse(message_id)
         account = self.account_for(mid)
         cap = self.settings.max_attachment_bytes
 
-        def job(conn: Connection) -> tuple[imap_messages.Part, bytes]:
+        def job(conn: Connection) -> tuple[Part, bytes]:
             return imap_messages.read_attachment(conn, mid, attachment, cap)
 
         part, raw = await self.pools.get(account.id).run(job, action="reading an attachment", mailbox=mid.mailbox)

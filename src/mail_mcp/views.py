@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any, Literal
 
 from .ids import MessageId
-from .imap.messages import RawMessage
+from .imap.messages import RawMessage, decoded_size_estimate
 from .mime import Part, attachments, decode_header, decode_text, decode_transfer, envelope_addresses, has_attachments
 from .mime import pick_text_parts, preview, render_body, slice_text
 from .models import Address, AttachmentInfo, Body, MessageDetail, MessageSummary, Role
@@ -91,7 +91,7 @@ def attachment_infos(root: Part) -> list[AttachmentInfo]:
             part_id=part.part_id,
             filename=part.filename,
             content_type=part.content_type,
-            size=part.size * 3 // 4 if part.encoding == "base64" else part.size,
+            size=decoded_size_estimate(part),
             inline=part.disposition != "attachment",
             content_id=part.content_id,
         )

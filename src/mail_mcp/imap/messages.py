@@ -36,12 +36,11 @@ class RawPage:
     next_cursor: Cursor | None
 
 
-def _ordered_uids(conn: Connection, filters: Filters) -> tuple[list[int], bool]:
-    """Matching UIDs newest first: server SORT by arrival when offered, else UID order."""
+def _ordered_uids(conn: Connection, filters: Filters) -> list[int]:
+    """Matching UIDs newest first. UIDs ascend in arrival order, so UID order is arrival order with no ties;
+    SORT (REVERSE ARRIVAL) would order same-second arrivals oldest first (RFC 5256 breaks ties ascending)."""
     criteria, charset = filters.criteria()
-    if conn.has("SORT"):
-        return [int(u) for u in conn.client.sort(["REVERSE", "ARRIVAL"], criteria, charset or "US-ASCII")], False
-    return sorted((int(u) for u in conn.client.search(criteria, charset)), reverse=True), True
+    return sorted((int(u) for u in conn.client.search(criteria, charset)), reverse=True)
 
 
 def _fetch(conn: Connection, uids: list[int], items: list[bytes]) -> dict[int, dict[bytes, Any]]:
@@ -74,8 +73,8 @@ def _fetch_previews(conn: Connection, messages: list[RawMessage]) -> None:
 def list_page(conn: Connection, mailbox: str, filters: Filters, cursor: Cursor | None, limit: int,
               account: str) -> RawPage:
     selected = conn.select(mailbox, readonly=True, expect_uidvalidity=cursor.uidvalidity if cursor else None)
-    uids, uid_ordered = _ordered_uids(conn, filters)
-    start = page_start(uids, cursor, uid_ordered)
+    uids = _ordered_uids(conn, filters)
+    start = page_start(uids, cursor)
     page: list[RawMessage] = []
     index = start
     chunk = limit if not filters.needs_structure_check else max(limit, STRUCTURE_CHUNK)
@@ -95,8 +94,7 @@ def list_page(conn: Connection, mailbox: str, filters: Filters, cursor: Cursor |
     _fetch_previews(conn, page)
     more = index < len(uids)
     next_cursor = (
-        Cursor(account, mailbox, selected.uidvalidity, filters.as_json(), page[-1].uid if page else uids[index - 1],
-               index)
+        Cursor(account, mailbox, selected.uidvalidity, filters.as_json(), page[-1].uid if page else uids[index - 1])
         if more
         else None
     )
@@ -127,15 +125,16 @@ def read_message(conn: Connection, mid: MessageId, max_text_bytes: int, want_htm
     return message
 
 
-def find_attachment(root: Part, selector: str) -> Part:
+def find_attachment(root: Part, selector: int | str) -> Part:
+    """A number is the 1-based index in get_message's list; a string is the IMAP part id."""
     listed = attachments(root)
-    if selector.isdigit() and not any(p.part_id == selector for p in listed):
-        index = int(selector)
-        if 1 <= index <= len(listed):
-            return listed[index - 1]
-    for part in listed:
-        if part.part_id == selector:
-            return part
+    if isinstance(selector, int):
+        if 1 <= selector <= len(listed):
+            return listed[selector - 1]
+    else:
+        for part in listed:
+            if part.part_id == selector:
+                return part
     raise NotFound(
         f"no attachment {selector!r} in this message; get_message lists attachments with index and part_id",
         attachment=selector,
@@ -144,10 +143,11 @@ def find_attachment(root: Part, selector: str) -> Part:
 
 
 def decoded_size_estimate(part: Part) -> int:
-    return part.size * 3 // 4 if part.encoding == "base64" else part.size
+    """Base64 lines are 76 characters plus CRLF: 78 octets on the wire carry 57 bytes."""
+    return part.size * 57 // 78 if part.encoding == "base64" else part.size
 
 
-def read_attachment(conn: Connection, mid: MessageId, selector: str, cap: int) -> tuple[Part, bytes]:
+def read_attachment(conn: Connection, mid: MessageId, selector: int | str, cap: int) -> tuple[Part, bytes]:
     conn.select(mid.mailbox, readonly=True, expect_uidvalidity=mid.uidvalidity)
     fetched = _fetch(conn, [mid.uid], [b"BODYSTRUCTURE"])
     if mid.uid not in fetched:

@@ -5,11 +5,12 @@ Every function here is total: malformed input degrades to a best-effort string, 
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
 import re
-from typing import Any, Iterable, TypedDict
+from collections.abc import Iterable
+from email.utils import getaddresses
+from typing import Any, TypedDict
 
 
 class Address(TypedDict):
@@ -23,7 +24,8 @@ _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
 _B64_CHUNKS = re.compile(rb"=+")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?(.*?)\?=")
 _FOLD = re.compile(r"\r?\n[ \t]+|\r\n|[\r\n]")
-_SURROGATES = re.compile("[\udc80-\udcff]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_MISSING_HOSTS = ("MISSING_DOMAIN", ".MISSING-HOST-NAME.")
 _QUOTE_NEEDED = re.compile(r'[()<>@,;:\\".\[\]]')
 
 _CHARSET_ALIASES = {
@@ -86,8 +88,9 @@ def normalize_charset(charset: str | None) -> str | None:
 def decode_text(data: bytes, charset: str | None) -> str:
     """Decode body bytes to text with LF line endings; never raises.
 
-    Tries the declared charset, then UTF-8; if both fail, UTF-8 with replacement characters when the
-    bytes look like UTF-8, else the declared charset with replacements, else cp1252 / latin-1.
+    Tries the declared charset, then UTF-8 (an incomplete last character, as a partial fetch leaves, is
+    dropped); if both fail, UTF-8 with replacement characters when the bytes look like UTF-8, else the
+    declared charset with replacements, else cp1252 / latin-1.
     """
     if data.startswith(codecs.BOM_UTF8):
         data = data[3:]
@@ -97,7 +100,14 @@ def decode_text(data: bytes, charset: str | None) -> str:
         try:
             text = data.decode(name)
             break
-        except Exception:  # noqa: BLE001 - UnicodeDecodeError or an odd codec's own error
+        except UnicodeDecodeError as exc:
+            if _truncated_utf8(data, exc):
+                try:
+                    text = data[: exc.start].decode(name)
+                    break
+                except Exception:
+                    continue
+        except Exception:  # an odd codec's own error
             continue
     if text is None:
         if _UTF8_SEQUENCE.search(data) or codec in (None, "ascii", "utf-8"):
@@ -105,9 +115,18 @@ def decode_text(data: bytes, charset: str | None) -> str:
         else:
             try:
                 text = data.decode(codec, "replace")
-            except Exception:  # noqa: BLE001
+            except Exception:
                 text = _fallback_decode(data)
+    if _SURROGATES.search(text):  # e.g. utf-7 can produce lone surrogates; keep output encodable
+        text = text.encode("utf-8", "replace").decode("utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _truncated_utf8(data: bytes, exc: UnicodeDecodeError) -> bool:
+    """Whether decoding failed only on a final character cut short (as a partial fetch leaves it)."""
+    if exc.reason != "unexpected end of data" or exc.end != len(data):
+        return False
+    return exc.end - exc.start >= 2 or bool(_UTF8_SEQUENCE.search(data, 0, exc.start))
 
 
 def _fallback_decode(data: bytes) -> str:
@@ -120,11 +139,23 @@ def _fallback_decode(data: bytes) -> str:
 
 
 def _to_str(value: bytes | str) -> str:
+    if not isinstance(value, (bytes, str)):
+        value = str(value)
     if isinstance(value, str):
         if not _SURROGATES.search(value):
             return value
-        value = value.encode("utf-8", "surrogateescape")
+        try:
+            return decode_text(value.encode("utf-8", "surrogateescape"), None)
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
     return decode_text(value, None)
+
+
+def unfold_header(value: bytes | str | None) -> str:
+    """Raw header text as str (8-bit bytes or surrogate escapes decoded), unfolded; no RFC 2047 decoding."""
+    if value is None:
+        return ""
+    return _FOLD.sub(" ", _to_str(value)).strip()
 
 
 def _decode_word(kind: str, payload: str) -> bytes:
@@ -141,10 +172,7 @@ def decode_header(value: bytes | str | None) -> str:
     """Decode a header value: RFC 2047 encoded words, raw 8-bit UTF-8, folding; never raises."""
     if value is None:
         return ""
-    try:
-        text = _FOLD.sub(" ", _to_str(value))
-    except Exception:  # noqa: BLE001 - a header must never break rendering
-        return repr(value)
+    text = _FOLD.sub(" ", _to_str(value))
     if "=?" not in text:
         return text.strip()
     out: list[str] = []
@@ -201,21 +229,17 @@ def envelope_addresses(addrs: Iterable[Any] | None) -> list[Address]:
             if mailbox is None or host is None:
                 continue
             local, domain = decode_header(mailbox), decode_header(host)
-            email = local if not domain or domain.startswith(".MISSING-") else f"{local}@{domain}"
+            email = local if not domain or domain in _MISSING_HOSTS else f"{local}@{domain}"
             name = decode_header(_field(addr, "name", 0)) or None
             result.append({"name": name, "email": email})
-        except Exception:  # noqa: BLE001 - skip a malformed entry, keep the rest
+        except Exception:  # skip a malformed entry, keep the rest
             continue
     return result
 
 
 def parse_address_header(value: bytes | str | None) -> list[Address]:
     """Parse an address header (From, To, ...) from raw header text into the same dicts as envelopes."""
-    from email.utils import getaddresses
-
-    if value is None:
-        return []
-    text = _FOLD.sub(" ", _to_str(value))
+    text = unfold_header(value)
     result: list[Address] = []
     for name, email in getaddresses([text]):
         if not email and not name:

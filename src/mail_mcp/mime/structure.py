@@ -1,22 +1,22 @@
 """MIME structure as a tree of `Part`s, built from IMAP BODYSTRUCTURE or a parsed `email.message`.
 
 Part ids follow IMAP section numbering: a multipart root has the id "" and its children "1".."n",
-nested children "1.2"; a non-multipart message's only body is "1". message/rfc822 parts are leaves.
+nested children "1.2"; a non-multipart message's only body is "1". Forwarded messages (message/rfc822,
+message/global) are leaves: we never descend into them.
 """
 
 from __future__ import annotations
 
-import re
-import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
-from .decode import decode_header, decode_text
+from .decode import decode_header
+from .params import as_int, as_str, clean_content_id, clean_filename, merge_params, rfc822_filename
 
 BODY_TYPES = ("text/plain", "text/html")
+MESSAGE_TYPES = ("message/rfc822", "message/global")
 _MAX_DEPTH = 64
-_EXT_KEY = re.compile(r"^([^*]+)\*(\d+)?(\*)?$")
-_UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Part:
     @property
     def is_attachment(self) -> bool:
         """Disposition attachment, a filename without inline disposition, or a forwarded message."""
-        if self.content_type == "message/rfc822" or self.disposition == "attachment":
+        if self.content_type in MESSAGE_TYPES or self.disposition == "attachment":
             return True
         return self.filename is not None and self.disposition != "inline"
 
@@ -68,74 +68,10 @@ class Part:
             yield from child.walk()
 
 
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return decode_text(value, None)
-    return str(value)
-
-
-def _int(value: Any) -> int:
-    try:
-        return max(int(value), 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def merge_params(pairs: Any) -> dict[str, str]:
-    """Build a parameter dict with lowercase keys, joining RFC 2231 continuations and charsets.
-
-    An extended `name*` value wins over a plain `name`.
-    """
-    plain: dict[str, str] = {}
-    extended: dict[str, list[tuple[int, bool, str]]] = {}
-    for key, value in pairs:
-        key, value = _str(key).strip().lower(), _str(value)
-        match = _EXT_KEY.match(key)
-        if not match:
-            plain.setdefault(key, value)
-            continue
-        base, number, star = match.groups()
-        extended.setdefault(base, []).append((_int(number), star is not None or number is None, value))
-    for base, segments in extended.items():
-        segments.sort(key=lambda seg: seg[0])
-        charset, raw = None, bytearray()
-        for index, (_number, encoded, value) in enumerate(segments):
-            if encoded:
-                if index == 0 and value.count("'") >= 2:
-                    charset, _lang, value = value.split("'", 2)
-                raw += urllib.parse.unquote_to_bytes(value)
-            else:
-                raw += value.encode("utf-8", "surrogateescape")
-        plain[base] = decode_text(bytes(raw), charset or None)
-    return plain
-
-
 def _pairs(raw: Any) -> list[tuple[Any, Any]]:
     if not isinstance(raw, (list, tuple)):
         return []
-    return list(zip(raw[0::2], raw[1::2]))
-
-
-def clean_filename(name: str | None) -> str | None:
-    """RFC 2047-decode a filename and strip directory parts and control characters."""
-    if not name:
-        return None
-    name = decode_header(name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_NAME.sub("_", name).strip(" .")
-    return name or None
-
-
-def rfc822_filename(subject: str | None) -> str:
-    """Filename for a forwarded message: its subject plus `.eml`, else `forwarded.eml`."""
-    stem = clean_filename(subject[:80] if subject else None)
-    return f"{stem}.eml" if stem else "forwarded.eml"
-
-
-def _content_id(value: Any) -> str | None:
-    cid = _str(value).strip().strip("<>").strip()
-    return cid or None
+    return list(zip(raw[0::2], raw[1::2], strict=False))
 
 
 def _is_disposition(item: Any) -> bool:
@@ -149,13 +85,13 @@ def _is_disposition(item: Any) -> bool:
 
 def _disposition(node: Any, index: int, scan_from: int) -> tuple[str | None, dict[str, str]]:
     item = node[index] if index < len(node) else None
-    if isinstance(item, (bytes, str)) and _str(item).lower() in ("inline", "attachment"):
-        return _str(item).lower(), {}
+    if isinstance(item, (bytes, str)) and as_str(item).lower() in ("inline", "attachment"):
+        return as_str(item).lower(), {}
     if not _is_disposition(item):
         item = next((x for x in node[scan_from:] if _is_disposition(x)), None)
     if item is None:
         return None, {}
-    return (_str(item[0]).strip().lower() or None), merge_params(_pairs(item[1]))
+    return (as_str(item[0]).strip().lower() or None), merge_params(_pairs(item[1]))
 
 
 def parse_bodystructure(bs: Any) -> Part:
@@ -174,34 +110,42 @@ def _parse_node(node: Any, part_id: str, depth: int) -> Part:
             kids, rest = list(node[:count]), list(node[count:])
         prefix = f"{part_id}." if part_id else ""
         children = tuple(_parse_node(kid, f"{prefix}{i}", depth + 1) for i, kid in enumerate(kids, 1))
-        subtype = _str(rest[0]).strip().lower() if rest else ""
+        subtype = as_str(rest[0]).strip().lower() if rest else ""
         disposition, _ = _disposition(rest, 2, 1)
         params = merge_params(_pairs(rest[1])) if len(rest) > 1 else {}
-        return Part(part_id, f"multipart/{subtype or 'mixed'}", params, disposition=disposition,
-                    children=children)
+        return Part(
+            part_id, f"multipart/{subtype or 'mixed'}", params, disposition=disposition, children=children
+        )
     return _parse_leaf(node, part_id or "1")
 
 
 def _parse_leaf(node: Any, part_id: str) -> Part:
     fields = list(node) + [None] * max(0, 7 - len(node))
-    maintype, subtype = _str(fields[0]).strip().lower(), _str(fields[1]).strip().lower()
+    maintype, subtype = as_str(fields[0]).strip().lower(), as_str(fields[1]).strip().lower()
     if "/" in maintype and not subtype:
         maintype, _, subtype = maintype.partition("/")
-    content_type = f"{maintype or 'application'}/{subtype or 'octet-stream'}"
+    if not maintype:
+        maintype, subtype = "application", "octet-stream"
+    content_type = f"{maintype}/{subtype or ('plain' if maintype == 'text' else 'octet-stream')}"
     params = merge_params(_pairs(fields[2]))
-    if content_type == "message/rfc822":
-        ext = 10
-    else:
-        ext = 8 if maintype == "text" else 7
+    ext = 10 if content_type == "message/rfc822" else 8 if maintype == "text" else 7
     disposition, disp_params = _disposition(fields, ext + 1, 7)
     filename = clean_filename(disp_params.get("filename") or params.get("name"))
-    if content_type == "message/rfc822" and filename is None:
+    if content_type in MESSAGE_TYPES and filename is None:
         envelope = fields[7] if len(fields) > 7 else None
         subject = envelope[1] if isinstance(envelope, (list, tuple)) and len(envelope) > 1 else None
         filename = rfc822_filename(decode_header(subject) if subject else None)
-    encoding = _str(fields[5]).strip().lower() or "7bit"
-    return Part(part_id, content_type, params, _content_id(fields[3]), encoding, _int(fields[6]),
-                disposition, filename)
+    encoding = as_str(fields[5]).strip().lower() or "7bit"
+    return Part(
+        part_id,
+        content_type,
+        params,
+        clean_content_id(fields[3]),
+        encoding,
+        as_int(fields[6]),
+        disposition,
+        filename,
+    )
 
 
 def _pick(part: Part) -> tuple[Part | None, Part | None]:
@@ -262,7 +206,7 @@ def has_attachments(root: Part) -> bool:
     def real(part: Part, in_related: bool) -> bool:
         if part.is_multipart:
             return any(real(child, part.subtype == "related") for child in part.children)
-        if part.disposition == "attachment" or part.content_type == "message/rfc822":
+        if part.disposition == "attachment" or part.content_type in MESSAGE_TYPES:
             return True
         if in_related and part.content_id:
             return False

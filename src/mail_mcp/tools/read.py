@@ -1,6 +1,5 @@
 """Read-only tools: accounts, folders, message listings, messages and attachments."""
 
-from __future__ import annotations
 
 import base64
 from datetime import date
@@ -106,8 +105,9 @@ def register(server: MCPServer, service: MailService) -> None:
     @server.tool(annotations=READ_ONLY, title="Get an attachment")
     async def get_attachment(
         message_id: MessageIdParam,
-        attachment: Annotated[str, Field(description="The attachment's part_id (e.g. \"2\" or \"1.3\") or its "
-                                         "1-based index from get_message.", min_length=1, max_length=40)],
+        attachment: Annotated[int | str, Field(
+            description="Which attachment: its 1-based index from get_message as a number (2), or its part_id "
+                        "as a string (\"2\", \"1.3\").")],
     ) -> Annotated[CallToolResult, Envelope[AttachmentContent]]:
         """Fetch one attachment of a message. Text types come back as text; other types as an embedded
         resource (base64). Refused above the size cap (default 10 MB)."""

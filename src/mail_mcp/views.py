@@ -92,7 +92,7 @@ def attachment_infos(root: Part) -> list[AttachmentInfo]:
             filename=part.filename,
             content_type=part.content_type,
             size=decoded_size_estimate(part),
-            inline=part.disposition != "attachment",
+            inline=part.is_inline,
             content_id=part.content_id,
         )
         for i, part in enumerate(attachments(root), start=1)

@@ -103,6 +103,7 @@ def _account_of(arguments: dict[str, Any]) -> str:
 
 
 def build_server(service: MailService) -> MailMCPServer:
+    """One registration line per tool area; each area decides from the settings which tools exist."""
     from .tools import read
 
     server = MailMCPServer("mail-mcp", version=__version__, instructions=INSTRUCTIONS)

@@ -9,6 +9,7 @@ import imaplib
 import logging
 import socket
 import ssl
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,12 +94,15 @@ class Connection:
     def __init__(self, account: AccountConfig) -> None:
         self.account = account
         self.selected: Selected | None = None
+        self.commands: Counter[str] = Counter()
         with mapped_errors(account, "connecting"):
             use_tls = account.security == "tls"
             context = ssl_context(account) if account.security != "plain" else None
             self.client = IMAPClient(
                 account.host, port=account.effective_port, ssl=use_tls, ssl_context=context, timeout=account.timeout
             )
+            self.client.normalise_times = False
+            self._count_commands()
             try:
                 if account.security == "starttls":
                     self.client.starttls(context)
@@ -110,6 +114,23 @@ class Connection:
             except BaseException:
                 self.close()
                 raise
+
+    def _count_commands(self) -> None:
+        """Count the commands sent (e.g. "UID STORE": 1) so tests can assert on IMAP traffic, not timing."""
+        imap = self.client._imap
+        send, tag_prefix = imap.send, imap.tagpre
+
+        def counting_send(data: bytes) -> None:
+            if data.startswith(tag_prefix):
+                words = data.split(b" ", 3)
+                if len(words) > 1:
+                    name = words[1].rstrip(b"\r\n").upper()
+                    if name == b"UID" and len(words) > 2:
+                        name += b" " + words[2].rstrip(b"\r\n").upper()
+                    self.commands[name.decode("ascii", "replace")] += 1
+            send(data)
+
+        imap.send = counting_send
 
     def has(self, capability: str) -> bool:
         return capability.upper() in self.capabilities

@@ -8,6 +8,7 @@ stale bytes); a read that failed on a dead connection is retried once on a fresh
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -34,6 +35,14 @@ class AccountPool:
         self._slots = [_Slot() for _ in range(size or account.pool_size)]
         self._free = anyio.Semaphore(len(self._slots))
         self.logins = 0
+
+    def command_counts(self) -> Counter[str]:
+        """IMAP commands sent by the open connections of this pool, by name (test and benchmark aid)."""
+        total: Counter[str] = Counter()
+        for slot in self._slots:
+            if slot.conn is not None:
+                total += slot.conn.commands
+        return total
 
     @property
     def open_connections(self) -> int:

@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from mail_mcp.config import Settings
-from mail_mcp.errors import AuthFailed
+from mail_mcp.errors import AuthFailed, Timeout
 from mail_mcp.query import Filters
 from mail_mcp.service import MailService
 
@@ -64,3 +64,25 @@ async def test_wrong_password_is_auth_failed(settings: Settings) -> None:
         assert "nope" not in caught.value.message
     finally:
         await service.close()
+
+
+async def test_silent_server_times_out_and_the_connection_is_not_kept(settings: Settings) -> None:
+    """A server that accepts but never greets: the call fails with `timeout` within the configured time."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    try:
+        account = settings.accounts["default"].model_copy(
+            update={"port": listener.getsockname()[1], "timeout": 0.5, "security": "plain"}
+        )
+        service = MailService(settings.model_copy(update={"accounts": {"default": account}}))
+        try:
+            with anyio.fail_after(5):
+                with pytest.raises(Timeout) as caught:
+                    await service.list_folders(None)
+            assert "0.5 s" in caught.value.message
+            assert service.pools.get("default").open_connections == 0
+        finally:
+            await service.close()
+    finally:
+        listener.close()

@@ -1,0 +1,228 @@
+"""Benchmark mail-mcp against the floor: the same IMAP work done with raw imapclient on one logged-in connection.
+
+    .venv/bin/python bench/bench.py                 # 10,000-message INBOX, 30 repetitions per operation
+    .venv/bin/python bench/bench.py --smoke         # a few hundred messages, one repetition (the test suite runs this)
+
+Starts the sandbox Dovecot, seeds it with MULTIAPPEND batches, starts `mail-mcp` as a real subprocess over stdio
+with the SDK client, and prints per operation the median and p95 of ours and of the floor, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import anyio
+from imapclient import IMAPClient
+from mcp import Client, StdioServerParameters
+
+from mail_mcp.sandbox import Sandbox
+
+BIG_FOLDER = "Big"
+PAGE = 20
+
+
+@dataclass
+class Row:
+    name: str
+    ours: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)
+
+    @staticmethod
+    def _p95(values: list[float]) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+    def as_dict(self) -> dict[str, Any]:
+        ours, floor = statistics.median(self.ours), statistics.median(self.floor)
+        return {"operation": self.name, "ours_ms": round(ours, 2), "ours_p95_ms": round(self._p95(self.ours), 2),
+                "floor_ms": round(floor, 2), "ratio": round(ours / floor, 2) if floor else None,
+                "target_met": ours <= 1.5 * floor + 5}
+
+
+def seed(sandbox: Sandbox, messages: int) -> None:
+    started = time.perf_counter()
+    sandbox.seed_bulk("alice", "INBOX", messages)
+    big = EmailMessage()
+    big["From"], big["To"], big["Subject"] = "x@example.test", "alice@example.test", "twenty megabytes"
+    big.set_content("The text part of a message with a 20 MB attachment.")
+    big.add_attachment(os.urandom(20 * 1024 * 1024), maintype="application", subtype="octet-stream",
+                       filename="big.bin")
+    sandbox.append("alice", BIG_FOLDER, big.as_bytes())
+    print(f"seeded {messages} messages + one 20 MB message in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+
+def raw_connection(sandbox: Sandbox) -> IMAPClient:
+    imap = sandbox.connect("alice")
+    imap.normalise_times = False
+    return imap
+
+
+SUMMARY = ["FLAGS", "ENVELOPE", "RFC822.SIZE", "BODYSTRUCTURE", "BODY.PEEK[1]<0.1024>"]
+
+
+def floor_select(imap: IMAPClient, folder: str) -> None:
+    """What a persistent client does: EXAMINE once, then NOOP to see new mail."""
+    if getattr(imap, "_bench_selected", None) == folder:
+        imap.noop()
+    else:
+        imap.select_folder(folder, readonly=True)
+        imap._bench_selected = folder  # type: ignore[attr-defined]
+
+
+def floor_list_folders(imap: IMAPClient) -> None:
+    imap._imap._simple_command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE STATUS (MESSAGES UNSEEN))")
+
+
+def floor_page(imap: IMAPClient, criteria: list[Any], charset: str | None, skip: int) -> None:
+    floor_select(imap, "INBOX")
+    uids = sorted(imap.search(criteria, charset), reverse=True)[skip : skip + PAGE]
+    if uids:
+        imap.fetch(uids, SUMMARY)
+
+
+def floor_get(imap: IMAPClient, folder: str, uid: int) -> None:
+    floor_select(imap, folder)
+    imap.fetch([uid], ["FLAGS", "ENVELOPE", "RFC822.SIZE", "BODYSTRUCTURE"])
+    imap.fetch([uid], ["BODY.PEEK[1]"])
+
+
+async def timed(call: Callable[[], Awaitable[Any]]) -> float:
+    started = time.perf_counter()
+    result = await call()
+    elapsed = (time.perf_counter() - started) * 1000
+    if getattr(result, "is_error", False):
+        raise RuntimeError(f"tool error: {result.content[0].text}")
+    return elapsed
+
+
+def floor_timed(call: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    call()
+    return (time.perf_counter() - started) * 1000
+
+
+def server_pid() -> int | None:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if f"PPid:\t{os.getpid()}\n" in status and b"mail_mcp" in cmdline:
+                return int(entry.name)
+    return None
+
+
+def peak_rss_mb(pid: int | None) -> float | None:
+    if pid is None:
+        return None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+async def run(sandbox: Sandbox, repeat: int, messages: int) -> dict[str, Any]:
+    env = {**sandbox.env(), "PATH": os.environ["PATH"], "MAIL_MCP_LOG_LEVEL": "WARNING"}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mail_mcp"], env=env)
+    imap = raw_connection(sandbox)
+    started = time.perf_counter()
+    async with Client(params) as client:
+        tools = await client.list_tools()
+        startup_ms = (time.perf_counter() - started) * 1000
+        tools_bytes = len(json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True)
+                                      for t in tools.tools]).encode())
+        pid = server_pid()
+        first = await client.call_tool("list_messages", {"limit": PAGE})
+        newest = first.structured_content["data"]["messages"][0]["message_id"]  # type: ignore[index]
+        newest_uid = int(newest.rsplit(":", 1)[1])
+        big = await client.call_tool("list_messages", {"mailbox": BIG_FOLDER, "limit": 1})
+        big_id = big.structured_content["data"]["messages"][0]["message_id"]  # type: ignore[index]
+        big_uid = int(big_id.rsplit(":", 1)[1])
+        deep = sorted({min(n, max(2, messages // PAGE - 1)) for n in (100, 250)})
+        cursors: dict[int, str] = {}
+        cursor = first.structured_content["meta"]["next_cursor"]  # type: ignore[index]
+        for number in range(2, deep[-1] + 1):
+            if number in deep:
+                cursors[number] = cursor
+            page = await client.call_tool("list_messages", {"cursor": cursor, "limit": PAGE})
+            cursor = page.structured_content["meta"]["next_cursor"]  # type: ignore[index]
+        rss_before_big = peak_rss_mb(pid)
+
+        operations: list[tuple[str, Callable[[], Awaitable[Any]], Callable[[], Any]]] = [
+            ("list_folders (with counts)", lambda: client.call_tool("list_folders", {}),
+             lambda: floor_list_folders(imap)),
+            ("list_messages page 1", lambda: client.call_tool("list_messages", {"limit": PAGE}),
+             lambda: floor_page(imap, ["ALL"], None, 0)),
+            *[(f"list_messages page {n} (cursor)",
+               lambda c=cursors[n]: client.call_tool("list_messages", {"cursor": c, "limit": PAGE}),
+               lambda n=n: floor_page(imap, ["ALL"], None, (n - 1) * PAGE)) for n in deep],
+            ("search subject (ASCII)", lambda: client.call_tool("list_messages", {"subject": "invoice"}),
+             lambda: floor_page(imap, ["SUBJECT", "invoice"], None, 0)),
+            ("search subject (non-ASCII)", lambda: client.call_tool("list_messages", {"subject": "Grüße"}),
+             lambda: floor_page(imap, ["SUBJECT", "Grüße"], "UTF-8", 0)),
+            ("get_message (small)", lambda: client.call_tool("get_message", {"message_id": newest}),
+             lambda: floor_get(imap, "INBOX", newest_uid)),
+            ("get_message (20 MB attachment)", lambda: client.call_tool("get_message", {"message_id": big_id}),
+             lambda: floor_get(imap, BIG_FOLDER, big_uid)),
+        ]
+        rows = []
+        for name, ours, floor in operations:
+            row = Row(name)
+            await timed(ours)
+            floor()
+            for _ in range(repeat):
+                row.ours.append(await timed(ours))
+                row.floor.append(floor_timed(floor))
+            rows.append(row.as_dict())
+        rss_after = peak_rss_mb(pid)
+    imap.logout()
+    return {"messages": messages, "repeat": repeat, "startup_ms": round(startup_ms, 1),
+            "tools_list_bytes": tools_bytes, "peak_rss_mb": rss_after,
+            "rss_growth_20mb_read_mb": None if rss_before_big is None or rss_after is None
+            else round(rss_after - rss_before_big, 1), "rows": rows}
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [f"INBOX: {report['messages']:,} messages; {report['repeat']} runs per operation (medians, ms)", "",
+             "| operation | ours | ours p95 | floor | ratio | ≤1.5×floor+5ms |", "|---|---:|---:|---:|---:|:-:|"]
+    for row in report["rows"]:
+        lines.append(f"| {row['operation']} | {row['ours_ms']} | {row['ours_p95_ms']} | {row['floor_ms']} | "
+                     f"{row['ratio']} | {'yes' if row['target_met'] else 'NO'} |")
+    lines += ["", f"start-up (spawn to tools/list answered): {report['startup_ms']} ms; "
+              f"peak RSS: {report['peak_rss_mb']} MB (growth while reading the 20 MB message: "
+              f"{report['rss_growth_20mb_read_mb']} MB); tools/list: {report['tools_list_bytes']:,} bytes"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--smoke", action="store_true", help="300 messages, one repetition")
+    parser.add_argument("--json", help="also write the report to this file")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.messages, args.repeat = 300, 1
+    with Sandbox() as sandbox:
+        seed(sandbox, args.messages)
+        report = anyio.run(run, sandbox, args.repeat, args.messages)
+    print(table(report))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

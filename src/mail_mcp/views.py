@@ -62,12 +62,20 @@ def _common(message: RawMessage, mid: MessageId) -> dict[str, Any]:
     }
 
 
-def summary(message: RawMessage, mid: MessageId, role: Role | None) -> MessageSummary:
+def _preview_text(message: RawMessage) -> str:
+    server_preview = message.data.get(b"PREVIEW")
+    if isinstance(server_preview, bytes):
+        return server_preview.decode("utf-8", "replace")
     plain, html = pick_text_parts(message.structure)
     text = part_text(message, plain)
     if text is None:
         html_text = part_text(message, html)
         text = render_body(None, html_text, fmt="text").text if html_text else ""
+    return text
+
+
+def summary(message: RawMessage, mid: MessageId, role: Role | None) -> MessageSummary:
+    text = _preview_text(message)
     return MessageSummary(
         **_common(message, mid),
         folder_role=role,

@@ -12,8 +12,8 @@ from typing import Any
 from ..errors import InvalidInput, NotFound
 from ..ids import MessageId
 from ..mime import Part, attachments, has_attachments, parse_bodystructure, pick_text_parts
-from ..query import Cursor, Filters, page_start
-from .connection import Connection, Selected
+from ..query import Cursor, Filters, page_start, parse_uid_set
+from .connection import Connection, Selected, normalise_search_criteria
 
 SUMMARY_ITEMS = [b"FLAGS", b"ENVELOPE", b"RFC822.SIZE", b"BODYSTRUCTURE", b"INTERNALDATE"]
 PREVIEW_BYTES = {"text/plain": 1024, "text/html": 8192}
@@ -38,9 +38,18 @@ class RawPage:
 
 def _ordered_uids(conn: Connection, filters: Filters) -> list[int]:
     """Matching UIDs newest first. UIDs ascend in arrival order, so UID order is arrival order with no ties;
-    SORT (REVERSE ARRIVAL) would order same-second arrivals oldest first (RFC 5256 breaks ties ascending)."""
+    SORT (REVERSE ARRIVAL) would order same-second arrivals oldest first (RFC 5256 breaks ties ascending).
+    With ESEARCH the answer is a compact set (`1:10000`) instead of ten thousand numbers to parse."""
     criteria, charset = filters.criteria()
-    return sorted((int(u) for u in conn.client.search(criteria, charset)), reverse=True)
+    if not conn.has("ESEARCH"):
+        return sorted((int(u) for u in conn.client.search(criteria, charset)), reverse=True)
+    args = [b"RETURN", b"(ALL)"] + ([b"CHARSET", charset.encode()] if charset else [])
+    args += normalise_search_criteria(criteria, charset)
+    data = conn.client._raw_command_untagged(b"SEARCH", args, response_name="ESEARCH")
+    text = b" ".join(d for d in data if isinstance(d, bytes)).decode("ascii", "replace")
+    words = text.split()
+    found = words[words.index("ALL") + 1] if "ALL" in words else ""
+    return parse_uid_set(found)[::-1]
 
 
 def _fetch(conn: Connection, uids: list[int], items: list[bytes]) -> dict[int, dict[bytes, Any]]:
@@ -53,8 +62,15 @@ def _with_structure(uid: int, data: dict[bytes, Any]) -> RawMessage:
     return RawMessage(uid=uid, data=data, structure=parse_bodystructure(data[b"BODYSTRUCTURE"]))
 
 
+def _summary_items(conn: Connection) -> list[bytes]:
+    """With RFC 8970 PREVIEW the server computes (and caches) the preview in the same FETCH."""
+    return SUMMARY_ITEMS + [b"PREVIEW"] if conn.has("PREVIEW") else SUMMARY_ITEMS
+
+
 def _fetch_previews(conn: Connection, messages: list[RawMessage]) -> None:
-    """One FETCH per distinct text section (usually one or two), partial so a huge body costs little."""
+    """Without PREVIEW: one FETCH per distinct text section (usually one or two), partial so a huge body
+    costs little."""
+    messages = [m for m in messages if b"PREVIEW" not in m.data]
     wanted: dict[tuple[str, int], list[RawMessage]] = {}
     for message in messages:
         plain, html = pick_text_parts(message.structure)
@@ -80,7 +96,7 @@ def list_page(conn: Connection, mailbox: str, filters: Filters, cursor: Cursor |
     chunk = limit if not filters.needs_structure_check else max(limit, STRUCTURE_CHUNK)
     while len(page) < limit and index < len(uids):
         batch = uids[index : index + chunk]
-        fetched = _fetch(conn, batch, SUMMARY_ITEMS)
+        fetched = _fetch(conn, batch, _summary_items(conn))
         for uid in batch:
             index += 1
             if uid not in fetched:

@@ -320,3 +320,17 @@ async def test_gone_message_is_not_found(client: Client, sandbox: Sandbox) -> No
         imap.expunge()
     error = await call_error(client, "get_message", message_id=summary["message_id"])
     assert error["error"]["code"] == "not_found"
+
+
+async def test_stale_uidvalidity_while_the_folder_is_selected(client: Client, sandbox: Sandbox) -> None:
+    """The pooled connection keeps the folder selected; recreating it must still give stale_id, not old data."""
+    folder = fresh_folder(sandbox, 2, "stale-selected")
+    (summary, _) = (await call(client, "list_messages", mailbox=folder))["data"]["messages"]
+    await call(client, "get_message", message_id=summary["message_id"])
+    with sandbox.connect("alice") as imap:
+        imap.delete_folder(folder)
+        imap.create_folder(folder)
+        imap.append(folder, make_message("impostor"))
+        imap.append(folder, make_message("impostor 2"))
+    error = await call_error(client, "get_message", message_id=summary["message_id"])
+    assert error["error"]["code"] == "stale_id"

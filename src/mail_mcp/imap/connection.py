@@ -140,8 +140,7 @@ class Connection:
         """Select (EXAMINE when readonly) and sync: a re-used selection is refreshed with NOOP so mail
         that other clients added is seen. Raises StaleId when UIDVALIDITY differs from the expected one."""
         current = self.selected
-        if current and current.mailbox == mailbox and current.readonly == readonly:
-            self._noop()
+        if current and current.mailbox == mailbox and current.readonly == readonly and self._noop():
             return self._check(current, expect_uidvalidity)
         self.selected = None
         try:
@@ -160,12 +159,18 @@ class Connection:
         )
         return self._check(self.selected, expect_uidvalidity)
 
-    def _noop(self) -> None:
+    def _noop(self) -> bool:
+        """Sync the selected mailbox. False when the server signals trouble with it (Dovecot answers an
+        untagged NO when the folder was deleted and recreated under us, and keeps serving the old view):
+        the caller must select again, which reveals the new UIDVALIDITY."""
         _, responses = self.client.noop()
         assert self.selected is not None
         for response in responses:
             if len(response) == 2 and response[1] == b"EXISTS":
                 self.selected.exists = int(response[0])
+            elif response and response[0] in (b"NO", b"BAD", b"BYE"):
+                return False
+        return True
 
     @staticmethod
     def _check(selected: Selected, expect_uidvalidity: int | None) -> Selected:

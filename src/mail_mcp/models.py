@@ -157,3 +157,63 @@ class AttachmentContent(BaseModel):
     text: str | None = None
     resource_uri: str | None = None
     trust: str = UNTRUSTED_NOTE
+
+
+WriteStatus = Literal["ok", "failed", "unknown"]
+
+
+class WriteCounts(BaseModel):
+    ok: int = 0
+    failed: int = 0
+    unknown: int = 0
+
+
+class FlagOutcome(BaseModel):
+    message_id: str
+    status: WriteStatus = Field(description="ok: done (flags shows the result); failed: nothing was changed for "
+                                "this message; unknown: the connection broke after the command was sent, so it "
+                                "may or may not have been applied: check with get_message before retrying.")
+    code: str | None = Field(None, description="Why it failed or is unknown: stale_id, not_found, "
+                             "connection_failed, timeout, server_error.")
+    reason: str | None = None
+    flags: list[str] | None = Field(None, description="The message's flags now, as read back from the server.")
+
+
+class FlagChangeResult(BaseModel):
+    account: str
+    requested_add_flags: list[str] = Field(description="add_flags as given.")
+    requested_remove_flags: list[str] = Field(description="remove_flags as given.")
+    applied_add_flags: list[str] = Field(description="The IMAP flags actually sent to be added (aliases resolved); "
+                                         "empty when nothing was sent.")
+    applied_remove_flags: list[str] = Field(description="The IMAP flags actually sent to be removed.")
+    counts: WriteCounts
+    messages: list[FlagOutcome]
+
+
+class TransferOutcome(BaseModel):
+    message_id: str = Field(description="The id the caller gave.")
+    status: WriteStatus = Field(description="ok: done (or nothing to do, see code); failed: nothing was changed for "
+                                "this message; unknown: the connection broke after the command was sent: list "
+                                "both folders before retrying.")
+    code: str | None = Field(None, description="For failed/unknown: stale_id, not_found, connection_failed, timeout, "
+                             "server_error. For ok: already_there (nothing to do) or new_id_unknown.")
+    reason: str | None = None
+    previous_folder: str = Field(description="Where the message was.")
+    folder: str | None = Field(None, description="Where it is now (null after a permanent delete).")
+    new_message_id: str | None = Field(None, description="Its id in `folder` (from COPYUID). Pass it to "
+                                       "move_message with previous_folder as destination to undo a move.")
+
+
+class TransferResult(BaseModel):
+    account: str
+    operation: Literal["move", "copy", "delete", "permanent_delete"]
+    folder: str | None = Field(None, description="The destination folder (null for a permanent delete).")
+    folder_role: Role | None = None
+    counts: WriteCounts
+    messages: list[TransferOutcome]
+
+
+class CreatedFolder(BaseModel):
+    account: str
+    name: str
+    created: bool = Field(description="false when the folder already existed (nothing was changed).")

@@ -1,0 +1,247 @@
+"""Write operations over MailService: the gate, id grouping, destination resolution and honest outcomes.
+
+Ids are grouped by (mailbox, uidvalidity); each group is one pool job (never retried) sending one command per
+step for the whole group. A group that fails before anything was sent is `failed`; after, `unknown`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar
+
+from .audit import audit
+from .config import AccountConfig
+from .errors import InvalidInput, MailError, NotFound, Unsupported, WriteDisabled
+from .flags import parse_change
+from .ids import MessageId
+from .imap import folders as imap_folders
+from .imap import writes as imap_writes
+from .models import CreatedFolder, FlagChangeResult, FlagOutcome, FolderInfo, Role, TransferOutcome, TransferResult
+from .models import WriteCounts
+from .service import MailService
+
+FOLDER_CACHE_SECONDS = 60.0
+DESTINATION_ROLES: tuple[Role, ...] = ("inbox", "archive", "trash", "junk", "drafts", "sent")
+T = TypeVar("T")
+Group = tuple[str, int]
+
+
+class WriteService:
+    def __init__(self, service: MailService) -> None:
+        self.service = service
+        self._folders: dict[str, tuple[float, list[FolderInfo]]] = {}
+
+    # ---------------------------------------------------------------- common steps
+
+    def writable_account(self, account_id: str | None) -> AccountConfig:
+        account = self.service.account(account_id)
+        if not account.write_enabled:
+            raise WriteDisabled(
+                f"writing is disabled for account {account.id!r}; the owner can enable it with "
+                f"MAIL_IMAP_WRITE_ENABLED=true (or MAIL_IMAP_{account.id.upper()}_WRITE_ENABLED=true)",
+                account=account.id,
+            )
+        return account
+
+    def _parse_ids(self, message_ids: list[str]) -> tuple[AccountConfig, dict[Group, list[MessageId]]]:
+        mids = list(dict.fromkeys(MessageId.parse(text) for text in message_ids))
+        accounts = {mid.account for mid in mids}
+        if len(accounts) != 1:
+            raise InvalidInput(f"message ids from several accounts ({', '.join(sorted(accounts))}); "
+                               "send one call per account", accounts=sorted(accounts))
+        account = self.writable_account(mids[0].account)
+        groups: dict[Group, list[MessageId]] = {}
+        for mid in mids:
+            groups.setdefault((mid.mailbox, mid.uidvalidity), []).append(mid)
+        return account, groups
+
+    async def _run(self, account: AccountConfig, action: str, fn: Callable[..., T], mailbox: str,
+                   *args: Any) -> tuple[T | None, MailError | None, imap_writes.Progress]:
+        """Run `fn(conn, mailbox, *args, progress=...)` once (never retried); a MailError becomes part of the result,
+        except Unsupported, which is the same for every group and raised before anything is sent."""
+        progress = imap_writes.Progress()
+        try:
+            result = await self.service.pools.get(account.id).run(
+                lambda conn: fn(conn, mailbox, *args, progress=progress), action=action, mailbox=mailbox, write=True)
+        except Unsupported:
+            raise
+        except MailError as exc:
+            if exc.code == "not_found" and "folder" in exc.details:
+                self._folders.pop(account.id, None)
+            return None, exc, progress
+        return result, None, progress
+
+    # ---------------------------------------------------------------- folders
+
+    async def _folder_list(self, account: AccountConfig, refresh: bool) -> list[FolderInfo]:
+        cached = self._folders.get(account.id)
+        if refresh or cached is None or time.monotonic() - cached[0] > FOLDER_CACHE_SECONDS:
+            found = await self.service.pools.get(account.id).run(
+                lambda c: imap_folders.list_folders(c, counts=False), action="listing folders")
+            cached = self._folders[account.id] = (time.monotonic(), found)
+        return cached[1]
+
+    @staticmethod
+    def _match(folders: list[FolderInfo], destination: str) -> FolderInfo | None:
+        for folder in folders:
+            if folder.name == destination or (folder.name.upper() == "INBOX" and destination.upper() == "INBOX"):
+                return folder
+        role = destination.lower()
+        if role not in DESTINATION_ROLES:
+            return None
+        with_role = [f for f in folders if f.role == role and f.selectable]
+        special = [f for f in with_role if f"\\{role}".upper() in {a.upper() for a in f.attributes}]
+        return (special or with_role or [None])[0]
+
+    async def resolve_folder(self, account: AccountConfig, destination: str) -> FolderInfo:
+        """A folder by exact name, else by role (SPECIAL-USE first, then well-known names)."""
+        for refresh in (False, True):
+            folder = self._match(await self._folder_list(account, refresh), destination)
+            if folder is not None:
+                if not folder.selectable:
+                    raise InvalidInput(f"{folder.name!r} cannot hold messages (\\Noselect)", folder=folder.name)
+                return folder
+        what = f"with role {destination.lower()}" if destination.lower() in DESTINATION_ROLES else "named"
+        raise NotFound(f"no folder {what} {destination!r} in account {account.id}; call list_folders, or create "
+                       "one with create_folder", folder=destination)
+
+    async def create_folder(self, account_id: str | None, name: str) -> CreatedFolder:
+        account = self.writable_account(account_id)
+        if not name.strip() or any(ord(ch) < 0x20 or ch == "\x7f" for ch in name):
+            raise InvalidInput("folder names must not be empty or contain control characters", folder=name[:200])
+        created = await self.service.pools.get(account.id).run(
+            lambda c: imap_writes.create_folder(c, name), action="creating a folder", write=True)
+        self._folders.pop(account.id, None)
+        audit("create_folder", account.id, folder=name, created=created)
+        return CreatedFolder(account=account.id, name=name, created=created)
+
+    # ---------------------------------------------------------------- flags
+
+    async def modify_flags(self, message_ids: list[str], add: list[str] | None,
+                           remove: list[str] | None) -> FlagChangeResult:
+        change = parse_change(add, remove)
+        account, groups = self._parse_ids(message_ids)
+        outcomes: dict[MessageId, FlagOutcome] = {}
+        sent_any = False
+        for (mailbox, validity), mids in groups.items():
+            now, error, progress = await self._run(account, "changing flags", imap_writes.store_flags, mailbox,
+                                                   validity, [m.uid for m in mids], list(change.add),
+                                                   list(change.remove))
+            sent_any = sent_any or progress.sent
+            for mid in mids:
+                outcomes[mid] = self._flag_outcome(mid, change.add, change.remove, now, error, progress)
+        result = FlagChangeResult(
+            account=account.id, requested_add_flags=list(add or []), requested_remove_flags=list(remove or []),
+            applied_add_flags=list(change.add) if sent_any else [],
+            applied_remove_flags=list(change.remove) if sent_any else [],
+            counts=_counts(outcomes.values()), messages=list(outcomes.values()))
+        audit("modify_flags", account.id, add=list(change.add), remove=list(change.remove),
+              outcomes={o.message_id: o.code or o.status for o in result.messages})
+        return result
+
+    def _flag_outcome(self, mid: MessageId, add: tuple[str, ...], remove: tuple[str, ...],
+                      now: dict[int, list[str]] | None, error: MailError | None,
+                      progress: imap_writes.Progress) -> FlagOutcome:
+        if error is not None:
+            status, reason = _failure(error, progress)
+            return FlagOutcome(message_id=str(mid), status=status, code=error.code, reason=reason)
+        assert now is not None
+        flags = now.get(mid.uid)
+        if flags is None:
+            return FlagOutcome(message_id=str(mid), status="failed", code="not_found",
+                               reason="the message is gone (moved or deleted); nothing was changed")
+        have = {f.lower() for f in flags}
+        missing = [f for f in add if f.lower() not in have] + [f for f in remove if f.lower() in have]
+        if missing:
+            return FlagOutcome(message_id=str(mid), status="failed", code="server_error", flags=flags,
+                               reason=f"the server did not keep the change for {', '.join(missing)} (the folder "
+                                      "may not allow keywords)")
+        return FlagOutcome(message_id=str(mid), status="ok", flags=flags)
+
+    # ---------------------------------------------------------------- move, copy, delete
+
+    async def transfer(self, message_ids: list[str], destination: str | None, *,
+                       operation: Literal["move", "copy", "delete"]) -> TransferResult:
+        account, groups = self._parse_ids(message_ids)
+        folder = await self.resolve_folder(account, destination or "trash")
+        outcomes: list[TransferOutcome] = []
+        for (mailbox, validity), mids in groups.items():
+            if operation != "copy" and mailbox == folder.name:
+                outcomes += [TransferOutcome(message_id=str(m), status="ok", code="already_there",
+                                             reason=f"already in {folder.name}; nothing was done",
+                                             previous_folder=mailbox, folder=mailbox, new_message_id=str(m))
+                             for m in mids]
+                continue
+            fn = imap_writes.copy_uids if operation == "copy" else imap_writes.move_uids
+            done, error, progress = await self._run(account, f"{operation} to {folder.name}", fn, mailbox, validity,
+                                                    [m.uid for m in mids], folder.name)
+            outcomes += [_transfer_outcome(account.id, m, folder.name, done, error, progress) for m in mids]
+        result = TransferResult(account=account.id, operation=operation, folder=folder.name, folder_role=folder.role,
+                                counts=_counts(outcomes), messages=outcomes)
+        audit(operation, account.id, folder=folder.name,
+              outcomes={o.message_id: [o.code or o.status, o.new_message_id] for o in outcomes})
+        return result
+
+    async def delete_permanently(self, message_ids: list[str]) -> TransferResult:
+        account, groups = self._parse_ids(message_ids)
+        if not account.allow_permanent_delete:
+            trash = await self.resolve_folder(account, "trash")
+            outside = sorted({mailbox for mailbox, _ in groups if mailbox != trash.name})
+            if outside:
+                raise WriteDisabled(
+                    f"permanent delete is only allowed in {trash.name} for account {account.id!r}; messages in "
+                    f"{', '.join(outside)} must be moved to Trash first (delete_message without permanent), unless "
+                    f"the owner sets MAIL_IMAP_{account.id.upper()}_ALLOW_PERMANENT_DELETE=true. Nothing was deleted",
+                    folders=outside)
+        outcomes: list[TransferOutcome] = []
+        for (mailbox, validity), mids in groups.items():
+            done, error, progress = await self._run(account, "deleting permanently", imap_writes.expunge_present,
+                                                    mailbox, validity, [m.uid for m in mids])
+            outcomes += [_transfer_outcome(account.id, m, None, done, error, progress) for m in mids]
+        result = TransferResult(account=account.id, operation="permanent_delete", counts=_counts(outcomes),
+                                messages=outcomes)
+        audit("permanent_delete", account.id, outcomes={o.message_id: o.code or o.status for o in outcomes})
+        return result
+
+
+def _counts(outcomes: Iterable[FlagOutcome | TransferOutcome]) -> WriteCounts:
+    tally = Counter(outcome.status for outcome in outcomes)
+    return WriteCounts(ok=tally["ok"], failed=tally["failed"], unknown=tally["unknown"])
+
+
+def _failure(exc: MailError, progress: imap_writes.Progress) -> tuple[Literal["failed", "unknown"], str]:
+    if progress.applied or (progress.sent and exc.code in ("connection_failed", "timeout")):
+        return "unknown", (f"{exc.message}. A write command had been sent, so the change may be partly or fully "
+                           "applied; check the messages before retrying")
+    return "failed", f"{exc.message}. Nothing was changed for this message"
+
+
+def _transfer_outcome(account: str, mid: MessageId, dest: str | None, done: imap_writes.Transfer | None,
+                      error: MailError | None, progress: imap_writes.Progress) -> TransferOutcome:
+    base = {"message_id": str(mid), "previous_folder": mid.mailbox}
+    if error is not None:
+        if progress.copy_done and dest is not None:
+            new_uid, validity = progress.copied.get(mid.uid), progress.dest_uidvalidity
+            return TransferOutcome(
+                **base, status="unknown", code=error.code, folder=None,
+                new_message_id=str(MessageId(account, dest, validity, new_uid)) if new_uid and validity else None,
+                reason=f"{error.message}. It was copied to {dest}, but removing the original may not have "
+                       "finished: list both folders before retrying")
+        status, reason = _failure(error, progress)
+        return TransferOutcome(**base, status=status, code=error.code, reason=reason,
+                               folder=mid.mailbox if status == "failed" else None)
+    assert done is not None
+    if mid.uid in done.missing:
+        return TransferOutcome(**base, status="failed", code="not_found", folder=None,
+                               reason="the message is gone (moved or deleted by someone else); nothing was done")
+    if dest is None:
+        return TransferOutcome(**base, status="ok", folder=None, reason="expunged")
+    new_uid = done.new_uids.get(mid.uid)
+    if new_uid is None or done.dest_uidvalidity is None:
+        return TransferOutcome(**base, status="ok", code="new_id_unknown", folder=dest,
+                               reason=f"the server did not report the new UID (no UIDPLUS); find the message "
+                                      f"with list_messages in {dest}")
+    return TransferOutcome(**base, status="ok", folder=dest,
+                           new_message_id=str(MessageId(account, dest, done.dest_uidvalidity, new_uid)))

@@ -2,14 +2,19 @@
 
 Environment variables for an account `work` (the id is the upper-cased part between the prefix and the key):
 MAIL_IMAP_WORK_HOST, _PORT, _USER, _PASS or _PASSWORD_COMMAND, _SECURITY (tls|starttls|plain), _CA_FILE,
-_ALLOW_PLAIN (allow `plain` to a non-loopback host), _ADDRESS, _POOL_SIZE, _TIMEOUT, _WRITE_ENABLED.
+_ALLOW_PLAIN (allow `plain` to a non-loopback host), _ADDRESS, _POOL_SIZE, _TIMEOUT, _WRITE_ENABLED,
+_ALLOW_PERMANENT_DELETE (let delete_message expunge messages outside Trash).
 Globals: MAIL_IMAP_WRITE_ENABLED, MAIL_IMAP_TIMEOUT, MAIL_MCP_CONFIG, MAIL_MCP_MAX_ATTACHMENT_BYTES.
+Sending (see `load_smtp_settings`): MAIL_SMTP_<ID>_HOST, _PORT, _USER, _PASS or _PASSWORD_COMMAND, _SECURITY, _CA_FILE,
+_FROM, _FROM_NAME, _ALLOWED_RECIPIENTS, _RATE_LIMIT, _SAVE_SENT, _TIMEOUT (or TOML [accounts.<id>.smtp]);
+globals MAIL_SMTP_SEND_ENABLED, MAIL_SMTP_CONFIRM, MAIL_SMTP_ATTACHMENT_DIR, MAIL_SMTP_MAX_ATTACHMENT_BYTES.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import subprocess
 import tomllib
 from collections.abc import Mapping
@@ -37,6 +42,7 @@ ACCOUNT_KEYS = {
     "POOL_SIZE": "pool_size",
     "TIMEOUT": "timeout",
     "WRITE_ENABLED": "write_enabled",
+    "ALLOW_PERMANENT_DELETE": "allow_permanent_delete",
 }
 GLOBAL_KEYS = {"WRITE_ENABLED", "TIMEOUT"}
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -79,6 +85,7 @@ class AccountConfig(BaseModel):
     pool_size: int = Field(2, ge=1, le=10)
     timeout: float = Field(30.0, gt=0, le=600)
     write_enabled: bool = False
+    allow_permanent_delete: bool = False
 
     @field_validator("id")
     @classmethod
@@ -96,11 +103,76 @@ class AccountConfig(BaseModel):
         return self.address or (self.user if "@" in self.user else f"{self.user}@{self.host}")
 
 
+SaveSent = Literal["auto", "always", "never"]
+ConfirmPolicy = Literal["auto", "always", "never"]
+SMTP_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
+HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+ADDRESS_RE = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[^\s@<>()\[\],;:\"\\]+$")
+
+
+class SmtpConfig(BaseModel):
+    """SMTP for one account; user and password default to the IMAP ones, from_address to the account's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field(min_length=1)
+    port: int = Field(0, ge=0, le=65535)
+    user: str = Field(min_length=1)
+    password: SecretStr
+    security: Security = "tls"
+    ca_file: Path | None = None
+    from_address: str = Field(min_length=3, max_length=254)
+    from_name: str | None = Field(None, max_length=200)
+    allowed_recipients: tuple[str, ...] | None = Field(None, description="Addresses and @domain patterns.")
+    rate_limit: int | None = Field(None, ge=1, le=100_000, description="Messages per hour.")
+    save_sent: SaveSent = "auto"
+    timeout: float = Field(30.0, gt=0, le=600)
+
+    @field_validator("from_address")
+    @classmethod
+    def _check_from(cls, value: str) -> str:
+        if HEADER_UNSAFE.search(value) or not ADDRESS_RE.match(value):
+            raise ValueError(f"not a plain e-mail address: {value!r}")
+        return value
+
+    @field_validator("from_name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        if value is not None and HEADER_UNSAFE.search(value):
+            raise ValueError("must not contain control characters or line breaks")
+        return value or None
+
+    @field_validator("allowed_recipients", mode="before")
+    @classmethod
+    def _check_allowed(cls, value: Any) -> Any:
+        items = re.split(r"[\s,;]+", value) if isinstance(value, str) else value
+        if items is None:
+            return None
+        cleaned = tuple(str(item).strip().lower() for item in items if str(item).strip())
+        for item in cleaned:
+            if not ADDRESS_RE.match(item if not item.startswith("@") else "x" + item):
+                raise ValueError(f"{item!r} is neither an address nor an @domain pattern")
+        return cleaned
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or SMTP_PORTS[self.security]
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     accounts: dict[str, AccountConfig]
     max_attachment_bytes: int = 10 * 1024 * 1024
+    smtp: dict[str, SmtpConfig] = Field(default_factory=dict)
+    send_enabled: bool = False
+    smtp_confirm: ConfirmPolicy = "auto"
+    attachment_dir: Path | None = None
+    max_send_attachment_bytes: int = 20 * 1024 * 1024
+
+    def can_send(self, account_id: str) -> bool:
+        """MAIL_SMTP_SEND_ENABLED is on and the account has SMTP settings."""
+        return self.send_enabled and account_id in self.smtp
 
     @property
     def default_account(self) -> str:
@@ -130,7 +202,7 @@ def _env_accounts(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def _coerce(field: str, var: str, value: str) -> Any:
-    if field in {"allow_plain", "write_enabled"}:
+    if field in {"allow_plain", "write_enabled", "allow_permanent_delete"}:
         return parse_bool(value, var)
     if field == "security":
         return value.strip().lower()
@@ -195,7 +267,7 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | Path 
         for account_id, table in (file_settings.get("accounts") or {}).items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: accounts.{account_id}", "must be a table")
-            raw[account_id] = dict(table)
+            raw[account_id] = {k: v for k, v in table.items() if k != "smtp"}  # smtp: load_smtp_settings
             origins[account_id] = {k: f"{path}: accounts.{account_id}.{k}" for k in table}
 
     for account_id, fields in _env_accounts(env).items():
@@ -218,4 +290,111 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | Path 
         max_attachment = int(max_bytes) if max_bytes else 10 * 1024 * 1024
     except ValueError:
         raise ConfigError("MAIL_MCP_MAX_ATTACHMENT_BYTES", f"expected a number of bytes, got {max_bytes!r}") from None
-    return Settings(accounts=accounts, max_attachment_bytes=max_attachment)
+    return Settings(accounts=accounts, max_attachment_bytes=max_attachment,
+                    **load_smtp_settings(env, file_settings, path, accounts))
+
+
+SMTP_KEYS = {
+    "HOST": "host",
+    "PORT": "port",
+    "USER": "user",
+    "PASS": "password",
+    "PASSWORD": "password",
+    "PASSWORD_COMMAND": "password_command",
+    "SECURITY": "security",
+    "CA_FILE": "ca_file",
+    "FROM": "from_address",
+    "FROM_NAME": "from_name",
+    "ALLOWED_RECIPIENTS": "allowed_recipients",
+    "RATE_LIMIT": "rate_limit",
+    "SAVE_SENT": "save_sent",
+    "TIMEOUT": "timeout",
+}
+SMTP_GLOBALS = {  # field: (variable, TOML key)
+    "send_enabled": ("MAIL_SMTP_SEND_ENABLED", "send_enabled"),
+    "smtp_confirm": ("MAIL_SMTP_CONFIRM", "smtp_confirm"),
+    "attachment_dir": ("MAIL_SMTP_ATTACHMENT_DIR", "smtp_attachment_dir"),
+    "max_send_attachment_bytes": ("MAIL_SMTP_MAX_ATTACHMENT_BYTES", "smtp_max_attachment_bytes"),
+}
+
+
+def _smtp_account(account: AccountConfig, fields: dict[str, Any], origin: dict[str, str]) -> SmtpConfig:
+    where = f"SMTP of account {account.id}"
+    if fields.get("password_command") and not fields.get("password"):
+        fields["password"] = _run_password_command(fields["password_command"], origin["password_command"])
+    fields.pop("password_command", None)
+    fields.setdefault("user", account.user)
+    fields.setdefault("password", account.password)
+    fields.setdefault("from_address", account.email)
+    if "security" in fields:
+        fields["security"] = str(fields["security"]).strip().lower()
+    elif str(fields.get("port", "")).strip() == "587":
+        fields["security"] = "starttls"
+    try:
+        smtp = SmtpConfig(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "smtp"
+        raise ConfigError(origin.get(field, f"{where}: {field}"), err["msg"]) from None
+    if smtp.ca_file is not None and not smtp.ca_file.is_file():
+        raise ConfigError(origin.get("ca_file", f"{where}: ca_file"), "file not found")
+    if smtp.security == "plain" and not is_loopback(smtp.host):
+        raise ConfigError(origin.get("security", f"{where}: security"),
+                          "plain (unencrypted) SMTP is only allowed to a loopback host; use tls (465) or starttls (587)")
+    return smtp
+
+
+def load_smtp_settings(env: Mapping[str, str], file_settings: Mapping[str, Any], path: Any,
+                       accounts: dict[str, AccountConfig]) -> dict[str, Any]:
+    """SMTP per account from MAIL_SMTP_<ID>_* (over TOML [accounts.<id>.smtp]) plus the sending globals."""
+    raw: dict[str, dict[str, Any]] = {}
+    origins: dict[str, dict[str, str]] = {}
+    for account_id, table in (file_settings.get("accounts") or {}).items():
+        smtp = table.get("smtp") if isinstance(table, dict) else None
+        if smtp is None:
+            continue
+        if not isinstance(smtp, dict):
+            raise ConfigError(f"{path}: accounts.{account_id}.smtp", "must be a table")
+        renamed = {("from_address" if k == "from" else k): v for k, v in smtp.items()}
+        raw[account_id] = renamed
+        origins[account_id] = {k: f"{path}: accounts.{account_id}.smtp.{k}" for k in renamed}
+    ids = [name[len("MAIL_SMTP_"):-len("_HOST")] for name in env
+           if name.startswith("MAIL_SMTP_") and name.endswith("_HOST") and len(name) > len("MAIL_SMTP__HOST")]
+    for raw_id in ids:
+        entry, origin = raw.setdefault(raw_id.lower(), {}), origins.setdefault(raw_id.lower(), {})
+        for key, field in SMTP_KEYS.items():
+            var = f"MAIL_SMTP_{raw_id}_{key}"
+            if var in env:
+                entry[field], origin[field] = env[var], var
+    smtp: dict[str, SmtpConfig] = {}
+    for account_id, fields in raw.items():
+        if account_id not in accounts:
+            raise ConfigError(origins[account_id].get("host", f"{path}: accounts.{account_id}.smtp"),
+                              f"there is no IMAP account {account_id!r} for these SMTP settings; "
+                              f"define it with MAIL_IMAP_{account_id.upper()}_HOST or [accounts.{account_id}]")
+        smtp[account_id] = _smtp_account(accounts[account_id], fields, origins[account_id])
+
+    values: dict[str, Any] = {}
+    for field, (var, key) in SMTP_GLOBALS.items():
+        value, setting = (env[var], var) if var in env else (file_settings.get(key), f"{path}: {key}")
+        if value is None or value == "":
+            continue
+        if field == "send_enabled":
+            values[field] = parse_bool(value, setting) if isinstance(value, str) else bool(value)
+        elif field == "smtp_confirm":
+            if str(value).strip().lower() not in ("auto", "always", "never"):
+                raise ConfigError(setting, f"expected auto, always or never, got {value!r}")
+            values[field] = str(value).strip().lower()
+        elif field == "attachment_dir":
+            folder = Path(str(value)).expanduser().resolve()
+            if not folder.is_dir():
+                raise ConfigError(setting, f"{folder} is not a directory")
+            values[field] = folder
+        else:
+            try:
+                values[field] = int(value)
+            except ValueError:
+                raise ConfigError(setting, f"expected a number of bytes, got {value!r}") from None
+            if values[field] < 1:
+                raise ConfigError(setting, "must be positive")
+    return {"smtp": smtp, **values}

@@ -26,10 +26,9 @@ TEXT_TYPES = ("text/", "message/rfc822", "application/json", "application/xml")
 
 
 class MailService:
-    def __init__(self, settings: Settings, *, send_enabled: bool = False) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.pools = Pools(settings.accounts)
-        self.send_enabled = send_enabled
         self._roles: dict[str, tuple[float, dict[str, Role | None]]] = {}
 
     def account(self, account_id: str | None) -> AccountConfig:
@@ -57,7 +56,7 @@ class MailService:
                 server=f"{account.host}:{account.effective_port} ({account.security})",
                 status="ok",
                 write_enabled=account.write_enabled,
-                send_enabled=self.send_enabled,
+                send_enabled=self.settings.can_send(account.id),
             )
             try:
                 caps = await self.pools.get(account.id).run(lambda c: c.capabilities, action="reading capabilities")

@@ -1,0 +1,138 @@
+"""Drafts: save (APPEND with \\Draft \\Seen), update (append new, delete old by UID), and send a saved draft.
+
+Drafts need only the IMAP write gate; sending one needs the send gate too and goes through the same checks and
+delivery as send_message (allow-list, rate limit, Sent copy, idempotency by the draft's Message-ID).
+"""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+from email.utils import format_datetime, localtime
+
+from . import compose
+from .audit import audit
+from .compose import Draft, Mailbox
+from .config import AccountConfig
+from .errors import InvalidInput, MailError, NotFound
+from .ids import MessageId
+from .imap import drafts as jobs
+from .send_models import DraftResult, SendResult
+from .sending import Request, SendingService, question
+
+
+class DraftService:
+    def __init__(self, sending: SendingService) -> None:
+        self.sending = sending
+        self.service = sending.service
+
+    async def _draft_folder(self, account: AccountConfig) -> str:
+        folder = await self.sending.folder(account, "drafts")
+        if folder is None:
+            raise NotFound(f"account {account.id!r} has no Drafts folder (SPECIAL-USE \\Drafts or a usual name)")
+        return folder
+
+    async def _existing_draft(self, draft_id: str) -> tuple[AccountConfig, MessageId]:
+        mid = MessageId.parse(draft_id)
+        account = self.service.account(mid.account)
+        if await self.service.role_of(account.id, mid.mailbox) != "drafts":
+            raise InvalidInput(f"{draft_id} is not in the Drafts folder; pass a draft_id from save_draft, or a "
+                               "message id from the Drafts folder", message_id=draft_id)
+        return account, mid
+
+    async def save_draft(self, req: Request, replaces: str | None = None) -> DraftResult:
+        old = None
+        if replaces is not None:
+            _, old = await self._existing_draft(replaces)
+        account, _ = self.sending._account(req.account or (old.account if old else None),
+                                           req.reply_to_id or req.forward_id)
+        self.sending.require_writes(account)
+        if old is not None and old.account != account.id:
+            raise InvalidInput("the draft belongs to another account than `account`; leave `account` out")
+        plan = await self.sending.plan(req, full=True, sending=False)
+        draft = plan.build(compose.derive_message_id(plan.sender.email.rpartition("@")[2], account.id, None))
+        folder = old.mailbox if old is not None else await self._draft_folder(account)
+        raw = draft.copy_bytes()
+        pool = self.service.pools.get(account.id)
+        if old is not None:
+            validity, uid = await pool.run(lambda c: jobs.replace(c, old, raw, draft.message_id),
+                                           action="replacing a draft", mailbox=folder, write=True)
+        else:
+            validity, uid = await pool.run(lambda c: jobs.append(c, folder, raw, [b"\\Draft", b"\\Seen"],
+                                                                 draft.message_id),
+                                           action="saving a draft", mailbox=folder, write=True)
+        result = DraftResult(
+            draft_id=str(MessageId(account.id, folder, validity, uid)) if uid else None, mailbox=folder,
+            message_id=draft.message_id, subject=plan.subject, to=[str(b) for b in draft.to],
+            cc=[str(b) for b in draft.cc], bcc=[str(b) for b in draft.bcc],
+            attachments=[f.filename for f in plan.files], in_reply_to=draft.in_reply_to,
+            references=draft.references, replaced=replaces)
+        audit("update_draft" if replaces else "save_draft", account.id, draft_id=result.draft_id,
+              replaced=replaces, message_id=draft.message_id, to=result.to, cc=result.cc, bcc=result.bcc,
+              status="ok")
+        return result
+
+    async def load_draft(self, draft_id: str) -> tuple[AccountConfig, MessageId, Draft]:
+        """Read a draft back and check it is sendable as-is: our From, valid recipients, a Message-ID."""
+        account, mid = await self._existing_draft(draft_id)
+        raw = await self.service.pools.get(account.id).run(lambda c: jobs.read_raw(c, mid), action="reading a draft",
+                                                           mailbox=mid.mailbox)
+        msg = message_from_bytes(raw, policy=compose.POLICY)
+        sender = self.sending.sender(account)
+        senders = [a.addr_spec.lower() for a in getattr(msg["From"], "addresses", ())]
+        if senders != [sender.email.lower()]:
+            raise InvalidInput(f"the draft's From ({', '.join(senders) or 'none'}) is not this account's sender "
+                               f"{sender.email}; fix it in the draft or save a new one", message_id=draft_id)
+
+        def boxes(name: str) -> list[Mailbox]:
+            addresses = [a for header in msg.get_all(name) or () for a in getattr(header, "addresses", ())]
+            return compose.dedupe(compose.parse_mailbox(a.addr_spec, name.lower()) for a in addresses)
+
+        message_id = compose.first_id(str(msg["Message-ID"] or ""))
+        if message_id is None:
+            message_id = compose.derive_message_id(sender.email.rpartition("@")[2], account.id, None)
+            msg["Message-ID"] = message_id
+        del msg["Date"]
+        msg["Date"] = format_datetime(localtime())
+        in_reply_to = compose.first_id(str(msg["In-Reply-To"] or ""))
+        draft = Draft(msg, sender, boxes("To"), boxes("Cc"), boxes("Bcc"), message_id, in_reply_to,
+                      compose.message_ids([str(msg["References"] or "")]))
+        return account, mid, draft
+
+    def draft_question(self, draft: Draft) -> str:
+        msg = draft.message
+        names = [part.get_filename() or part.get_content_type() for part in msg.walk()
+                 if part.get_content_disposition() == "attachment"]
+        body = msg.get_body(preferencelist=("plain", "html")) if hasattr(msg, "get_body") else None
+        text = body.get_content() if body is not None else ""
+        return question(draft.sender, draft.to, draft.cc, draft.bcc, str(msg["Subject"] or ""), text, names,
+                        "(a saved draft)")
+
+    async def send_draft(self, draft_id: str, confirmed_by: str) -> SendResult:
+        account, mid, draft = await self.load_draft(draft_id)
+        key = (account.id, "draft:" + draft.message_id)
+        try:
+            cfg = self.sending.smtp_for(account)
+            if not draft.recipients:
+                raise InvalidInput("the draft has no recipients; update_draft with to, then send it")
+            async with self.sending._lock(account.id):
+                if key in self.sending._results:
+                    return self.sending._results[key].model_copy(update={"replayed": True})
+                result = await self.sending._deliver(account, cfg, draft, confirmed_by, check_sent=True, reply_to=None)
+                self.sending._results[key] = result
+                if result.status in ("sent", "already_sent"):
+                    result.draft_removed = await self._remove_draft(account, mid)
+        except MailError as exc:
+            audit("send_draft", account.id, status="refused", code=exc.code, draft_id=draft_id)
+            raise
+        self.sending._audit("send_draft", result, draft_id=draft_id)
+        return result
+
+    async def _remove_draft(self, account: AccountConfig, mid: MessageId) -> bool:
+        if not account.write_enabled:
+            return False
+        try:
+            await self.service.pools.get(account.id).run(lambda c: jobs.remove(c, mid), action="removing the draft",
+                                                         mailbox=mid.mailbox, write=True)
+        except MailError:
+            return False
+        return True

@@ -1,0 +1,241 @@
+"""Sending tools: send_message and send_draft (gate MAIL_SMTP_SEND_ENABLED), save_draft and update_draft (gate
+MAIL_IMAP_WRITE_ENABLED). A tool whose gate is off is not registered; server.py refuses a call to it by name.
+
+Before sending, the person is asked to confirm through elicitation when the client supports it (declining sends
+nothing). Otherwise MAIL_SMTP_CONFIRM decides: `always` refuses and suggests save_draft, `auto` leaves it to the
+host's own tool approval, `never` sends without asking (and never elicits).
+"""
+
+from typing import Annotated, Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
+from mcp.server.elicitation import AcceptedElicitation
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from ..drafting import DraftService
+from ..audit import audit
+from ..errors import MailError, Unsupported
+from ..ids import MessageId
+from ..models import Envelope
+from ..send_models import AttachmentSpec, DraftResult, SendResult
+from ..sending import Request, SendingService
+from ..server import meta
+from ..service import MailService
+
+SEND = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
+DRAFT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+REPLACE_DRAFT = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
+                                open_world_hint=False)
+SEND_TOOLS = ("send_message", "send_draft")
+DRAFT_TOOLS = ("save_draft", "update_draft")
+
+Addresses = Annotated[list[Annotated[str, Field(max_length=500)]], Field(
+    description='Addresses, one per item: "name@example.com" or "Name <name@example.com>".', max_length=100)]
+Subject = Annotated[str | None, Field(description="Subject line. Replies and forwards default to the original's "
+                                      "with Re: / Fwd: added once.", max_length=998)]
+BodyText = Annotated[str, Field(description="The message text (plain text). Forwards append the original below it.",
+                                max_length=2_000_000)]
+BodyHtml = Annotated[str | None, Field(description="Optional HTML version of the same text.", max_length=4_000_000)]
+Attachments = Annotated[list[AttachmentSpec], Field(
+    description="Files to attach: each a path inside the server's attachment directory, or base64 content with a "
+                "filename. The total is capped (MAIL_SMTP_MAX_ATTACHMENT_BYTES).", max_length=50)]
+ReplyTo = Annotated[str | None, Field(description="Message id (imap:...) to reply to: sets In-Reply-To/References, "
+                                      "Re: subject, and `to` defaults to its Reply-To or From.", max_length=1200)]
+ReplyAll = Annotated[bool, Field(description="With reply_to_id: also copy the original's To and Cc recipients.")]
+ForwardId = Annotated[str | None, Field(description="Message id (imap:...) to forward: Fwd: subject, its text quoted "
+                                        "below body_text, its attachments included.", max_length=1200)]
+IdempotencyKey = Annotated[str | None, Field(
+    description="Any unique string for this message. Calling again with the same key returns the first result "
+                "instead of sending twice (also across restarts, via the Message-ID in Sent). Use one when retrying.",
+    min_length=1, max_length=200)]
+DraftId = Annotated[str, Field(description="A draft id from save_draft or update_draft (imap:<account>:Drafts:...).",
+                               max_length=1200)]
+
+
+class Confirm(BaseModel):
+    """What the person is asked (flat primitives only, as elicitation requires)."""
+
+    send: bool = Field(True, title="Send it", description="Leave checked and accept to send; decline to keep it unsent.")
+
+
+def gated_tool_error(name: str) -> dict[str, Any] | None:
+    """The `write_disabled` error for a call to a sending or draft tool that is not registered, else None."""
+    if name in SEND_TOOLS:
+        return {"code": "write_disabled", "message": f"{name} is not available: sending needs "
+                "MAIL_SMTP_SEND_ENABLED=true and an account with SMTP settings (MAIL_SMTP_<ACCOUNT>_HOST), which the "
+                "owner has not set. save_draft may be available to leave a draft for a person to send.",
+                "details": {"tool": name, "setting": "MAIL_SMTP_SEND_ENABLED"}}
+    if name in DRAFT_TOOLS:
+        return {"code": "write_disabled", "message": f"{name} is not available: drafts are IMAP writes, which are "
+                "disabled; the owner can enable them with MAIL_IMAP_WRITE_ENABLED=true",
+                "details": {"tool": name, "setting": "MAIL_IMAP_WRITE_ENABLED"}}
+    return None
+
+
+def _owner(draft_id: str) -> str | None:
+    try:
+        return MessageId.parse(draft_id).account
+    except MailError:
+        return None
+
+
+def _summary(result: SendResult) -> str:
+    if result.replayed:
+        return f"already handled by an earlier call with the same key ({result.status}); nothing was sent now"
+    if result.status == "declined":
+        return "the person declined; nothing was sent"
+    if result.status == "already_sent":
+        return "a message with this Message-ID is already in Sent; nothing was sent again"
+    if result.status == "unknown":
+        return "outcome unknown: the connection broke while handing the message over; it was not retried"
+    text = f"sent to {', '.join(result.accepted)}"
+    if result.refused:
+        text += f"; refused: {', '.join(r.address for r in result.refused)}"
+    copy = result.sent_copy
+    if copy is not None:
+        text += f"; copy saved in {copy.mailbox}" if copy.saved else f"; no copy in Sent ({copy.reason})"
+    return text
+
+
+def register(server: MCPServer, service: MailService) -> None:
+    settings = service.settings
+    sending = SendingService(service)
+    drafts = DraftService(sending)
+    can_send = settings.send_enabled and bool(settings.smtp)
+    ids = ", ".join(settings.accounts)
+    AccountParam = Annotated[str | None, Field(
+        description=f"Account id; one of: {ids}. Leave out for {settings.default_account!r}, or for the account of "
+                    "reply_to_id / forward_id.", max_length=64)]
+
+    def confirmation(ctx: Context) -> Literal["person", "host", "policy"]:
+        if settings.smtp_confirm == "never":
+            return "policy"
+        caps = ctx.client_capabilities
+        elicitation = caps.elicitation if caps is not None else None
+        if elicitation is not None and (elicitation.form is not None or elicitation.url is None):
+            return "person"
+        if settings.smtp_confirm == "always":
+            raise Unsupported("this client cannot ask the person to confirm, and the owner requires confirmation "
+                              "(MAIL_SMTP_CONFIRM=always): nothing was sent. Use save_draft so the person can review "
+                              "and send it from their mail program.", setting="MAIL_SMTP_CONFIRM")
+        return "host"
+
+    def request(**given: Any) -> Request:
+        return Request(**{k: v for k, v in given.items() if k in Request.__dataclass_fields__})
+
+    async def confirm_send(account: str | None, to: list[str], cc: list[str], bcc: list[str], subject: str | None,
+                           body_text: str, body_html: str | None, attachments: list[AttachmentSpec],
+                           reply_to_id: str | None, reply_all: bool, forward_id: str | None,
+                           idempotency_key: str | None, ctx: Context) -> Confirm | Elicit[Confirm]:
+        if sending.replay(account, idempotency_key, reply_to_id or forward_id) is not None:
+            return Confirm(send=True)  # nothing will be sent: the stored result is returned
+        req = request(**locals())
+        try:
+            plan = await sending.plan(req, full=False, sending=True)  # refusals come before anyone is asked
+            who = confirmation(ctx)
+        except MailError as exc:
+            sending.audit_refusal(req, exc)
+            raise
+        return Confirm(send=True) if who != "person" else Elicit(sending.plan_question(plan), Confirm)
+
+    async def confirm_draft(draft_id: str, ctx: Context) -> Confirm | Elicit[Confirm]:
+        try:
+            account, _, draft = await drafts.load_draft(draft_id)
+            sending.smtp_for(account)
+            sending._check_allowed(account, draft.recipients)
+            who = confirmation(ctx)
+        except MailError as exc:
+            audit("send_draft", _owner(draft_id) or "-", status="refused", code=exc.code, draft_id=draft_id)
+            raise
+        return Confirm(send=True) if who != "person" else Elicit(drafts.draft_question(draft), Confirm)
+
+    def accepted(answer: ElicitationResult[Confirm]) -> bool:
+        return isinstance(answer, AcceptedElicitation) and bool(answer.data.send)
+
+    if can_send:
+        @server.tool(annotations=SEND, title="Send an e-mail")
+        async def send_message(
+            *,
+            account: AccountParam = None,
+            to: Addresses = [],  # noqa: B006 - pydantic copies defaults
+            cc: Addresses = [],  # noqa: B006
+            bcc: Addresses = [],  # noqa: B006
+            subject: Subject = None,
+            body_text: BodyText = "",
+            body_html: BodyHtml = None,
+            attachments: Attachments = [],  # noqa: B006
+            reply_to_id: ReplyTo = None,
+            reply_all: ReplyAll = False,
+            forward_id: ForwardId = None,
+            idempotency_key: IdempotencyKey = None,
+            ctx: Context,
+            confirm: Annotated[ElicitationResult[Confirm], Resolve(confirm_send)],
+        ) -> Envelope[SendResult]:
+            """Send an e-mail now: a new message, a reply (reply_to_id) or a forward (forward_id). The person may be
+            asked to confirm first; if they decline, nothing is sent. Recipients may be restricted by the owner.
+            Pass an idempotency_key when you might retry, so the message can never go out twice. Status `unknown`
+            means the connection broke mid-send: do not resend without asking. To let a person review first, use
+            save_draft instead."""
+            req = request(**locals())
+            if not accepted(confirm):
+                result = sending.declined(account, {"subject": subject, "to": to, "cc": cc, "bcc": bcc})
+            else:
+                result = await sending.send(req, confirmation(ctx))
+            return Envelope(summary=_summary(result), data=result, meta=meta())
+
+        @server.tool(annotations=SEND, title="Send a saved draft")
+        async def send_draft(
+            draft_id: DraftId,
+            ctx: Context,
+            confirm: Annotated[ElicitationResult[Confirm], Resolve(confirm_draft)],
+        ) -> Envelope[SendResult]:
+            """Send a draft saved with save_draft (or one in the Drafts folder) as it is now, then remove it from
+            Drafts. The person may be asked to confirm first. Sending the same draft twice sends it once."""
+            if not accepted(confirm):
+                result = sending.declined(_owner(draft_id), {"draft_id": draft_id})
+            else:
+                result = await drafts.send_draft(draft_id, confirmation(ctx))
+            return Envelope(summary=_summary(result), data=result, meta=meta())
+
+    if settings.any_write_enabled:
+        @server.tool(annotations=DRAFT, title="Save a draft")
+        async def save_draft(
+            account: AccountParam = None,
+            to: Addresses = [],  # noqa: B006
+            cc: Addresses = [],  # noqa: B006
+            bcc: Addresses = [],  # noqa: B006
+            subject: Subject = None,
+            body_text: BodyText = "",
+            body_html: BodyHtml = None,
+            attachments: Attachments = [],  # noqa: B006
+            reply_to_id: ReplyTo = None,
+            reply_all: ReplyAll = False,
+            forward_id: ForwardId = None,
+        ) -> Envelope[DraftResult]:
+            """Save a message to the Drafts folder for a person to review, edit and send from their mail program
+            (or for send_draft later). Same composition as send_message, including replies and forwards; nothing
+            is sent."""
+            result = await drafts.save_draft(request(**locals()))
+            return Envelope(summary=f"draft saved in {result.mailbox}: {result.subject!r}", data=result, meta=meta())
+
+        @server.tool(annotations=REPLACE_DRAFT, title="Replace a draft")
+        async def update_draft(
+            draft_id: DraftId,
+            account: AccountParam = None,
+            to: Addresses = [],  # noqa: B006
+            cc: Addresses = [],  # noqa: B006
+            bcc: Addresses = [],  # noqa: B006
+            subject: Subject = None,
+            body_text: BodyText = "",
+            body_html: BodyHtml = None,
+            attachments: Attachments = [],  # noqa: B006
+            reply_to_id: ReplyTo = None,
+            reply_all: ReplyAll = False,
+            forward_id: ForwardId = None,
+        ) -> Envelope[DraftResult]:
+            """Replace a draft with new content: give the complete message again (fields left out are not kept).
+            The new draft is saved first, then the old one is deleted; use the returned draft_id from now on."""
+            result = await drafts.save_draft(request(**locals()), replaces=draft_id)
+            return Envelope(summary=f"draft replaced: {result.subject!r}", data=result, meta=meta())

@@ -1,15 +1,34 @@
-"""Command line: `mail-mcp [serve]`, `mail-mcp sandbox`, `mail-mcp check`. Logs go to stderr only."""
+"""Command line: `mail-mcp [serve]`, `mail-mcp sandbox`, `mail-mcp check`. Logs go to stderr only.
+
+`serve` and `sandbox` take the transport options (`--transport stdio|sse|http`, `--host`, `--port`,
+`--token-file`, `--allowed-host`, `--allowed-origin`); `transports.py` does the serving and the clean exit.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from .config import Settings
 from .errors import ConfigError, MailError
+from .transports import (
+    ALLOWED_HOSTS_ENV,
+    ALLOWED_ORIGINS_ENV,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    TOKEN_ENV,
+    TOKEN_FILE_ENV,
+    TRANSPORTS,
+    HttpOptions,
+    TransportError,
+    http_options,
+    read_token,
+    split_list,
+)
 
 log = logging.getLogger("mail_mcp")
 LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -22,24 +41,84 @@ def _setup_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.captureWarnings(True)
+    if os.environ.get("MAIL_MCP_IMAP_TRACE", "").lower() not in ("1", "true", "yes", "on"):
+        # imapclient's DEBUG output is the IMAP wire trace: subjects, addresses, bodies. Opt in explicitly.
+        logging.getLogger("imapclient").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mail-mcp", description="MCP server for IMAP mailboxes.")
+    parser = argparse.ArgumentParser(
+        prog="mail-mcp", description="MCP server for IMAP mailboxes. With no command: `serve` over stdio.")
+    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="TOML file with accounts (else MAIL_MCP_CONFIG, else environment)")
+    common.add_argument("--log-level", type=str.upper, choices=LEVELS, default=argparse.SUPPRESS,
+                        help="DEBUG, INFO, WARNING or ERROR (else MAIL_MCP_LOG_LEVEL, else INFO); logs go to stderr")
     parser.add_argument("--config", help="TOML file with accounts (else MAIL_MCP_CONFIG, else environment)")
-    parser.add_argument("--log-level", choices=LEVELS, default=os.environ.get("MAIL_MCP_LOG_LEVEL", "INFO").upper())
+    parser.add_argument("--log-level", type=str.upper, choices=LEVELS,
+                        help="DEBUG, INFO, WARNING or ERROR (else MAIL_MCP_LOG_LEVEL, else INFO); logs go to stderr")
+
+    transport = argparse.ArgumentParser(add_help=False)
+    group = transport.add_argument_group("transport")
+    group.add_argument("--transport", choices=TRANSPORTS, default="stdio",
+                       help="stdio (default; what MCP hosts launch), http (streamable HTTP at /mcp) or sse "
+                            "(legacy hosts: GET /sse, POST /messages/)")
+    group.add_argument("--host", default=DEFAULT_HOST,
+                       help="address to bind for http/sse (default 127.0.0.1); anything that is not loopback "
+                            f"needs a bearer token ({TOKEN_ENV} or a token file) and --allowed-host")
+    group.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port for http/sse (default {DEFAULT_PORT}; "
+                                                                      "0 picks a free one and logs it)")
+    group.add_argument("--token-file", help=f"file holding the bearer token (else {TOKEN_FILE_ENV}, else {TOKEN_ENV}); "
+                                            "required off loopback, enforced whenever set")
+    group.add_argument("--allowed-host", action="append", default=[], metavar="HOST[:PORT|:*]",
+                       help=f"Host header value clients use (repeatable; also {ALLOWED_HOSTS_ENV}, comma-separated); "
+                            "loopback names are always allowed on a loopback bind")
+    group.add_argument("--allowed-origin", action="append", default=[], metavar="SCHEME://HOST[:PORT|:*]",
+                       help=f"browser Origin to accept (repeatable; also {ALLOWED_ORIGINS_ENV}); requests with any "
+                            "other Origin get 403, requests without one are fine")
+
     sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="serve MCP over stdio (the default command)")
-    serve.add_argument("--transport", choices=["stdio"], default="stdio")
-    sub.add_parser("sandbox", help="start a private Dovecot with sample mail and serve MCP over stdio against it")
-    check = sub.add_parser("check", help="log in, print capabilities and folders by role, exit non-zero on failure")
+    sub.add_parser("serve", parents=[common, transport], help="serve MCP (the default command; stdio unless --transport)")
+    sub.add_parser("sandbox", parents=[common, transport],
+                   help="start a private Dovecot with sample mail and serve MCP against it (stopped on exit)")
+    check = sub.add_parser("check", parents=[common],
+                           help="log in, print capabilities and folders by role, exit non-zero on failure")
     check.add_argument("--account", help="account id (default: all)")
     return parser
 
 
+def _http_options(args: argparse.Namespace) -> HttpOptions | None:
+    if getattr(args, "transport", "stdio") == "stdio":
+        return None
+    env = os.environ
+    return http_options(args.transport, args.host, args.port, read_token(env, args.token_file),
+                        [*args.allowed_host, *split_list(env.get(ALLOWED_HOSTS_ENV))],
+                        [*args.allowed_origin, *split_list(env.get(ALLOWED_ORIGINS_ENV))])
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM while starting: unwind like Ctrl-C so `with Sandbox()` stops its Dovecot
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _setup_logging(args.log_level)
+    command = args.command or "serve"
+    if command != "check":
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(args, command)
+    except KeyboardInterrupt:  # SIGINT/SIGTERM before serving began; `with Sandbox()` has cleaned up
+        log.info("interrupted while starting; stopped")
+        return 0
+
+
+def _main(args: argparse.Namespace, command: str) -> int:
+    level = args.log_level or os.environ.get("MAIL_MCP_LOG_LEVEL", "INFO").upper()
+    if level not in LEVELS:
+        print(f"mail-mcp: configuration error: MAIL_MCP_LOG_LEVEL: expected one of {', '.join(LEVELS)}, "
+              f"got {level!r}", file=sys.stderr)
+        return 2
+    _setup_logging(level)
     from .config import load_settings
 
     try:
@@ -47,40 +126,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"mail-mcp: configuration error: {exc.setting}: {exc.problem}", file=sys.stderr)
         return 2
-    command = args.command or "serve"
     if command == "check":
         return run_check(settings, args.account)
-    if command == "sandbox" or not settings.accounts:
-        if command != "sandbox":
-            log.warning("no account configured (MAIL_IMAP_<ACCOUNT>_HOST…): serving the local sandbox mailbox")
-        return _serve_sandbox(settings.max_attachment_bytes)
-    return _serve(settings)
+    try:
+        http = _http_options(args)
+        if command == "sandbox" or not settings.accounts:
+            if command != "sandbox":
+                log.warning("no account configured (MAIL_IMAP_<ACCOUNT>_HOST…): serving the local sandbox mailbox")
+            return _serve_sandbox(settings.max_attachment_bytes, http)
+        return _serve(settings, http)
+    except TransportError as exc:
+        print(f"mail-mcp: {exc}", file=sys.stderr)
+        return 2
 
 
-def _serve(settings: Settings) -> int:
-    import anyio
-
+def _serve(settings: Settings, http: HttpOptions | None) -> int:
     from .server import build_server
     from .service import MailService
+    from .transports import run
 
     service = MailService(settings)
-    server = build_server(service)
-
-    async def run() -> None:
-        try:
-            await server.run_stdio_async()
-        finally:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
-                await service.close()
-
-    try:
-        anyio.run(run)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return run(build_server(service), service, http)
 
 
-def _serve_sandbox(max_attachment_bytes: int) -> int:
+def _serve_sandbox(max_attachment_bytes: int, http: HttpOptions | None) -> int:
     from .config import load_settings
     from .sandbox import Sandbox, SandboxError
 
@@ -91,7 +160,7 @@ def _serve_sandbox(max_attachment_bytes: int) -> int:
             log.info("sandbox Dovecot on 127.0.0.1:%s (user alice); stops when this server exits", sandbox.imap_port)
             env["MAIL_MCP_MAX_ATTACHMENT_BYTES"] = str(max_attachment_bytes)
             env["MAIL_IMAP_WRITE_ENABLED"] = os.environ.get("MAIL_IMAP_WRITE_ENABLED", "false")
-            return _serve(load_settings(env=env))
+            return _serve(load_settings(env=env), http)
     except SandboxError as exc:
         print(f"mail-mcp: {exc}", file=sys.stderr)
         return 2

@@ -64,11 +64,20 @@ class MailMCPServer(MCPServer[Any]):
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None,
                         ) -> CallToolResult | InputRequiredResult:
         token = _started.set(time.perf_counter())
-        outcome = "ok"
+        outcome, counts = "ok", ""
         try:
+            if self._tool_manager.get_tool(name) is None and _is_write_tool(name):
+                outcome = "write_disabled"
+                return error_result({"code": "write_disabled", "message": f"{name} is a write tool and writing is "
+                                     "disabled; the owner can enable it with MAIL_IMAP_WRITE_ENABLED=true",
+                                     "details": {"tool": name}})
+            if self._tool_manager.get_tool(name) is None and (gated := _gated_send_tool(name)) is not None:
+                outcome = "write_disabled"
+                return error_result(gated)
             result = await super().call_tool(name, arguments, context)
             if isinstance(result, CallToolResult) and result.is_error:
                 outcome = "error"
+            counts = _counts(result)
             return result
         except UnexpectedToolError as exc:
             cause = exc.__cause__
@@ -89,14 +98,39 @@ class MailMCPServer(MCPServer[Any]):
                 return error_result(cause.as_dict())
             return error_result({"code": "invalid_input", "message": str(exc), "details": {}})
         finally:
-            log.info("tool=%s account=%s outcome=%s duration_ms=%d", name,
+            log.info("tool=%s account=%s outcome=%s duration_ms=%d%s", name,
                      arguments.get("account") or _account_of(arguments), outcome,
-                     round((time.perf_counter() - _started.get()) * 1000))
+                     round((time.perf_counter() - _started.get()) * 1000), counts)
             _started.reset(token)
 
 
+def _is_write_tool(name: str) -> bool:
+    from .tools.write import WRITE_TOOLS
+
+    return name in WRITE_TOOLS
+
+
+def _gated_send_tool(name: str) -> dict[str, Any] | None:
+    from .tools.send import gated_tool_error
+
+    return gated_tool_error(name)
+
+
+def _counts(result: CallToolResult | InputRequiredResult) -> str:
+    """` items=N chars=N` for the call log: entries listed (messages, folders, accounts) and reply size."""
+    if not isinstance(result, CallToolResult):
+        return ""
+    chars = sum(len(block.text) for block in result.content if isinstance(block, TextContent))
+    data = (result.structured_content or {}).get("data")
+    items = next((len(v) for key in ("messages", "folders", "accounts")
+                  if isinstance(data, dict) and isinstance(v := data.get(key), list)), None)
+    return (f" items={items}" if items is not None else "") + f" chars={chars}"
+
+
 def _account_of(arguments: dict[str, Any]) -> str:
-    ids = arguments.get("message_id") or (arguments.get("message_ids") or [None])[0]
+    ids = arguments.get("message_id") or arguments.get("message_ids")
+    if isinstance(ids, list) and ids:
+        ids = ids[0]
     if isinstance(ids, str) and ids.startswith("imap:"):
         return ids.split(":", 2)[1]
     return "-"
@@ -104,8 +138,12 @@ def _account_of(arguments: dict[str, Any]) -> str:
 
 def build_server(service: MailService) -> MailMCPServer:
     """One registration line per tool area; each area decides from the settings which tools exist."""
-    from .tools import read
+    from .tools import read, send, write
+    from .tools import prompts
 
     server = MailMCPServer("mail-mcp", version=__version__, instructions=INSTRUCTIONS)
     read.register(server, service)
+    send.register(server, service)
+    prompts.register(server)
+    write.register(server, service)
     return server

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from imapclient import IMAPClient
 from imapclient import exceptions as imap_exc
-from imapclient.imapclient import _normalise_search_criteria as normalise_search_criteria
 
 from .. import __version__
 from ..config import AccountConfig

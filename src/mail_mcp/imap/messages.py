@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from imapclient.imapclient import _normalise_search_criteria as normalise_search_criteria
+
 from ..errors import InvalidInput, NotFound
 from ..ids import MessageId
 from ..mime import Part, attachments, has_attachments, parse_bodystructure, pick_text_parts
 from ..query import Cursor, Filters, page_start, parse_uid_set
-from .connection import Connection, Selected, normalise_search_criteria
+from .connection import Connection, Selected
 
 SUMMARY_ITEMS = [b"FLAGS", b"ENVELOPE", b"RFC822.SIZE", b"BODYSTRUCTURE", b"INTERNALDATE"]
 PREVIEW_BYTES = {"text/plain": 1024, "text/html": 8192}

@@ -334,3 +334,18 @@ async def test_stale_uidvalidity_while_the_folder_is_selected(client: Client, sa
         imap.append(folder, make_message("impostor 2"))
     error = await call_error(client, "get_message", message_id=summary["message_id"])
     assert error["error"]["code"] == "stale_id"
+
+
+def test_compact_schema_keeps_meaning() -> None:
+    from mail_mcp.server import compact_schema
+
+    schema = {"title": "X", "type": "object", "properties": {
+        "role": {"anyOf": [{"enum": ["inbox", "sent"], "type": "string"}, {"type": "null"}], "title": "Role"},
+        "n": {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None},
+        "ref": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}]},
+        "title": {"type": "string", "title": "Title"}}}
+    assert compact_schema(schema) == {"type": "object", "properties": {
+        "role": {"enum": ["inbox", "sent", None], "type": ["string", "null"]},
+        "n": {"type": ["integer", "null"], "default": None},
+        "ref": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}]},
+        "title": {"type": "string"}}}

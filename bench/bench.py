@@ -1,7 +1,7 @@
 """Benchmark mail-mcp against the floor: the same IMAP work done with raw imapclient on one logged-in connection.
 
     .venv/bin/python bench/bench.py                 # 10,000-message INBOX, 30 repetitions per operation
-    .venv/bin/python bench/bench.py --smoke         # a few hundred messages, one repetition (the test suite runs this)
+    .venv/bin/python bench/bench.py --smoke         # 1,500 messages, one repetition (the test suite runs this)
 
 Starts the sandbox Dovecot, seeds it with MULTIAPPEND batches, starts `mail-mcp` as a real subprocess over stdio
 with the SDK client, and prints per operation the median and p95 of ours and of the floor, and their ratio.
@@ -12,16 +12,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import smtplib
+import socket
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import anyio
+from aiosmtpd.controller import Controller
 from imapclient import IMAPClient
 from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientSession
@@ -29,7 +32,9 @@ from mcp.client.session import ClientSession
 from mail_mcp.sandbox import Sandbox
 
 BIG_FOLDER = "Big"
+MOVED_TO = "Archive"
 PAGE = 20
+WRITE_REPEAT = 10
 
 
 @dataclass
@@ -97,6 +102,35 @@ def floor_get(imap: IMAPClient, folder: str, uid: int) -> None:
     imap.fetch([uid], ["BODY.PEEK[1]"])
 
 
+def floor_store(imap: IMAPClient, uids: list[int]) -> None:
+    if getattr(imap, "_bench_selected", None) != "INBOX:rw":
+        imap.select_folder("INBOX")
+        imap._bench_selected = "INBOX:rw"  # type: ignore[attr-defined]
+    else:
+        imap.noop()
+    imap.add_flags(uids, [b"\\Seen"], silent=True)
+    imap.fetch(uids, ["FLAGS"])
+
+
+def floor_move(imap: IMAPClient, slices: Iterator[list[int]]) -> None:
+    if getattr(imap, "_bench_selected", None) != "INBOX:rw":
+        imap.select_folder("INBOX")
+        imap._bench_selected = "INBOX:rw"  # type: ignore[attr-defined]
+    else:
+        imap.noop()
+    imap.move(next(slices), MOVED_TO)
+
+
+def floor_send(smtp: smtplib.SMTP, imap: IMAPClient, raw: bytes) -> None:
+    smtp.sendmail("alice@example.test", ["bob@example.test"], raw)
+    imap.append("Sent", raw, flags=[b"\\Seen"])
+
+
+class Discard:
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        return "250 OK"
+
+
 async def timed(call: Callable[[], Awaitable[Any]]) -> float:
     started = time.perf_counter()
     result = await call()
@@ -134,8 +168,11 @@ def peak_rss_mb(pid: int | None) -> float | None:
     return None
 
 
-async def run(sandbox: Sandbox, repeat: int, messages: int) -> dict[str, Any]:
-    env = {**sandbox.env(), "PATH": os.environ["PATH"], "MAIL_MCP_LOG_LEVEL": "WARNING"}
+async def run(sandbox: Sandbox, repeat: int, messages: int, smtp_port: int) -> dict[str, Any]:
+    env = {**sandbox.env(), "PATH": os.environ["PATH"], "MAIL_MCP_LOG_LEVEL": "WARNING",
+           "MAIL_IMAP_WRITE_ENABLED": "true", "MAIL_SMTP_SEND_ENABLED": "true",
+           "MAIL_SMTP_DEFAULT_HOST": "127.0.0.1", "MAIL_SMTP_DEFAULT_PORT": str(smtp_port),
+           "MAIL_SMTP_DEFAULT_SECURITY": "plain", "MAIL_SMTP_DEFAULT_FROM": "alice@example.test"}
     params = StdioServerParameters(command=sys.executable, args=["-m", "mail_mcp"], env=env)
     imap = raw_connection(sandbox)
     started = time.perf_counter()
@@ -178,16 +215,46 @@ async def run(sandbox: Sandbox, repeat: int, messages: int) -> dict[str, Any]:
             ("get_message (20 MB attachment)", lambda: client.call_tool("get_message", {"message_id": big_id}),
              lambda: floor_get(imap, BIG_FOLDER, big_uid)),
         ]
+        writes = min(repeat, WRITE_REPEAT)
+        floor_select(imap, "INBOX")
+        oldest = sorted(imap.search(["ALL"]))
+        ids = [f"{newest.rsplit(':', 1)[0]}:{uid}" for uid in oldest]
+        per_run = 1 + 250
+        need = (writes + 1) * per_run * 2
+        ours_moves = iter(_chunks(ids[:need // 2], (1, 250)))
+        floor_moves = iter(_chunks(oldest[need // 2 : need], (1, 250)))
+        inbox_ids = ids[-250:]
+        smtp = smtplib.SMTP("127.0.0.1", smtp_port)
+        sent_raw = _plain_message()
+        operations += [
+            ("mark 1 read", lambda: client.call_tool("modify_flags", {"message_ids": inbox_ids[:1],
+                                                                      "add_flags": ["read"]}),
+             lambda: floor_store(imap, [int(inbox_ids[0].rsplit(":", 1)[1])])),
+            ("mark 250 read", lambda: client.call_tool("modify_flags", {"message_ids": inbox_ids,
+                                                                        "add_flags": ["read"]}),
+             lambda: floor_store(imap, [int(i.rsplit(":", 1)[1]) for i in inbox_ids])),
+            ("move 1", lambda: client.call_tool("move_message", {"message_ids": next(ours_moves),
+                                                                 "destination": MOVED_TO}),
+             lambda: floor_move(imap, floor_moves)),
+            ("move 250", lambda: client.call_tool("move_message", {"message_ids": next(ours_moves),
+                                                                   "destination": MOVED_TO}),
+             lambda: floor_move(imap, floor_moves)),
+            ("send one message + save to Sent", lambda: client.call_tool("send_message", {
+                "to": ["bob@example.test"], "subject": "bench", "body_text": "Hello from the benchmark."}),
+             lambda: floor_send(smtp, imap, sent_raw)),
+        ]
         rows = []
         for name, ours, floor in operations:
             row = Row(name)
+            runs = writes if name.startswith(("move", "mark", "send")) else repeat
             await timed(ours)
             floor()
-            for _ in range(repeat):
+            for _ in range(runs):
                 row.ours.append(await timed(ours))
                 row.floor.append(floor_timed(floor))
             rows.append(row.as_dict())
         rss_after = peak_rss_mb(pid)
+        smtp.quit()
     imap.logout()
     return {"messages": messages, "repeat": repeat, "startup_ms": round(startup_ms, 1),
             "tools_list_bytes": tools_bytes, "peak_rss_mb": rss_after,
@@ -195,8 +262,26 @@ async def run(sandbox: Sandbox, repeat: int, messages: int) -> dict[str, Any]:
             else round(rss_after - rss_before_big, 1), "rows": rows}
 
 
+def _chunks(items: list[Any], sizes: tuple[int, ...]) -> Iterator[list[Any]]:
+    """Alternating slices of the given sizes (1, 250, 1, 250, …) so each move takes messages not yet moved."""
+    position = 0
+    while True:
+        for size in sizes:
+            yield items[position : position + size]
+            position += size
+
+
+def _plain_message() -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "alice@example.test", "bob@example.test", "bench"
+    msg["Message-ID"] = "<bench@example.test>"
+    msg.set_content("Hello from the benchmark.")
+    return msg.as_bytes()
+
+
 def table(report: dict[str, Any]) -> str:
-    lines = [f"INBOX: {report['messages']:,} messages; {report['repeat']} runs per operation (medians, ms)", "",
+    lines = [f"INBOX: {report['messages']:,} messages; {report['repeat']} runs per read operation, "
+             f"{min(report['repeat'], WRITE_REPEAT)} per write/send (medians, ms)", "",
              "| operation | ours | ours p95 | floor | ratio | ≤1.5×floor+5ms |", "|---|---:|---:|---:|---:|:-:|"]
     for row in report["rows"]:
         lines.append(f"| {row['operation']} | {row['ours_ms']} | {row['ours_p95_ms']} | {row['floor_ms']} | "
@@ -217,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--smoke", action="store_true", help="300 messages, one repetition")
+    parser.add_argument("--smoke", action="store_true", help="1,500 messages, one repetition")
     parser.add_argument("--json", help="also write the report to this file")
     parser.add_argument("--client-validation", action="store_true",
                         help="keep the SDK client's jsonschema check of every result in the timings")
@@ -225,10 +310,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if not args.client_validation:
         ClientSession.validate_tool_result = _skip_validation  # type: ignore[method-assign]
     if args.smoke:
-        args.messages, args.repeat = 300, 1
-    with Sandbox() as sandbox:
-        seed(sandbox, args.messages)
-        report = anyio.run(run, sandbox, args.repeat, args.messages)
+        args.messages, args.repeat = 1500, 1
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    controller = Controller(Discard(), hostname="127.0.0.1", port=free_port)
+    controller.start()
+    try:
+        with Sandbox() as sandbox:
+            seed(sandbox, args.messages)
+            report = anyio.run(run, sandbox, args.repeat, args.messages, controller.port)
+    finally:
+        controller.stop()
     print(table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

@@ -48,14 +48,18 @@ class AccountPool:
     def open_connections(self) -> int:
         return sum(slot.conn is not None for slot in self._slots)
 
-    def _pick(self, mailbox: str | None) -> _Slot:
+    def _pick(self, mailbox: str | None, write: bool) -> _Slot:
+        """Prefer a connection that already has the mailbox selected in the right mode (EXAMINE for reads,
+        SELECT for writes): reselecting a 10,000-message folder costs ~20 ms, a NOOP well under 1 ms."""
         idle = [slot for slot in self._slots if not slot.lock.locked()]
 
         def rank(slot: _Slot) -> int:
             if slot.conn is None:
-                return 2
+                return 3
             selected = slot.conn.selected
-            return 0 if mailbox is not None and selected is not None and selected.mailbox == mailbox else 1
+            if mailbox is None or selected is None or selected.mailbox != mailbox:
+                return 2
+            return 0 if selected.readonly != write else 1
 
         return min(idle, key=rank)
 
@@ -63,7 +67,7 @@ class AccountPool:
                   write: bool = False) -> T:
         """Run `fn(connection)` in a worker thread on a pooled connection."""
         async with self._free:
-            slot = self._pick(mailbox)
+            slot = self._pick(mailbox, write)
             async with slot.lock:
                 reused = slot.conn is not None
                 try:

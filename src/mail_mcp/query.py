@@ -120,19 +120,6 @@ class Cursor:
             ) from None
 
 
-def parse_uid_set(text: str) -> list[int]:
-    """Expand an IMAP sequence set such as `1:5,9,12:10` (ESEARCH ALL) into ascending UIDs."""
-    uids: list[int] = []
-    for chunk in text.split(","):
-        if not chunk:
-            continue
-        low, _, high = chunk.partition(":")
-        a, b = int(low), int(high or low)
-        uids.extend(range(min(a, b), max(a, b) + 1))
-    uids.sort()
-    return uids
-
-
 def page_start(uids_newest_first: Sequence[int], cursor: Cursor | None) -> int:
     """Index of the first message older than the cursor's last one: stable when mail arrives or goes."""
     if cursor is None:

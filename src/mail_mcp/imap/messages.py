@@ -14,7 +14,8 @@ from imapclient.imapclient import _normalise_search_criteria as normalise_search
 from ..errors import InvalidInput, NotFound
 from ..ids import MessageId
 from ..mime import Part, attachments, has_attachments, parse_bodystructure, pick_text_parts
-from ..query import Cursor, Filters, page_start, parse_uid_set
+from ..query import Cursor, Filters, page_start
+from ..uidset import parse_uid_set
 from .connection import Connection, Selected
 
 SUMMARY_ITEMS = [b"FLAGS", b"ENVELOPE", b"RFC822.SIZE", b"BODYSTRUCTURE", b"INTERNALDATE"]
@@ -51,7 +52,7 @@ def _ordered_uids(conn: Connection, filters: Filters) -> list[int]:
     text = b" ".join(d for d in data if isinstance(d, bytes)).decode("ascii", "replace")
     words = text.split()
     found = words[words.index("ALL") + 1] if "ALL" in words else ""
-    return parse_uid_set(found)[::-1]
+    return sorted(parse_uid_set(found), reverse=True) if found else []
 
 
 def _fetch(conn: Connection, uids: list[int], items: list[bytes]) -> dict[int, dict[bytes, Any]]:

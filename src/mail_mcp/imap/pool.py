@@ -50,16 +50,16 @@ class AccountPool:
 
     def _pick(self, mailbox: str | None, write: bool) -> _Slot:
         """Prefer a connection that already has the mailbox selected in the right mode (EXAMINE for reads,
-        SELECT for writes): reselecting a 10,000-message folder costs ~20 ms, a NOOP well under 1 ms."""
+        SELECT for writes), then a slot not opened yet: reselecting a 10,000-message folder costs ~20 ms each
+        time reads and writes take turns on one connection, a login once."""
         idle = [slot for slot in self._slots if not slot.lock.locked()]
 
         def rank(slot: _Slot) -> int:
-            if slot.conn is None:
-                return 3
-            selected = slot.conn.selected
-            if mailbox is None or selected is None or selected.mailbox != mailbox:
-                return 2
-            return 0 if selected.readonly != write else 1
+            selected = slot.conn.selected if slot.conn is not None else None
+            if mailbox is not None and selected is not None and selected.mailbox == mailbox \
+                    and selected.readonly != write:
+                return 0
+            return 1 if slot.conn is None else 2
 
         return min(idle, key=rank)
 

@@ -55,11 +55,13 @@ class AccountPool:
         idle = [slot for slot in self._slots if not slot.lock.locked()]
 
         def rank(slot: _Slot) -> int:
-            selected = slot.conn.selected if slot.conn is not None else None
-            if mailbox is not None and selected is not None and selected.mailbox == mailbox \
-                    and selected.readonly != write:
+            if slot.conn is None:
+                return 1
+            selected = slot.conn.selected
+            if mailbox is None or (selected is not None and selected.mailbox == mailbox
+                                   and selected.readonly != write):
                 return 0
-            return 1 if slot.conn is None else 2
+            return 2
 
         return min(idle, key=rank)
 

@@ -213,6 +213,19 @@ async def test_reply_threads_and_sets_answered(bob: Client, smtp: tuple[int, Smt
     assert b"\\Answered" in imap_flags(sandbox, summary["message_id"])
 
 
+async def test_reply_quotes_the_original_below_the_answer(bob: Client, sandbox: Sandbox) -> None:
+    t = tag()
+    sandbox.deliver("bob@example.test", original(f"Lunch {t}", body=f"Shall we meet at noon?\nCheers {t}"))
+    (summary,) = await find(bob, t)
+    await call(bob, "send_message", reply_to_id=summary["message_id"], to=["bob@example.test"],
+               body_text="Noon works.")
+    reply = next(m for m in await find(bob, t) if m["subject"].startswith("Re:"))
+    text = (await call(bob, "get_message", message_id=reply["message_id"]))["data"]["body"]["text"]
+    assert text.startswith("Noon works.")
+    assert "Carol Jones <carol@example.test> wrote:" in text
+    assert "> Shall we meet at noon?" in text and f"> Cheers {t}" in text
+
+
 async def test_forward_carries_the_original_attachments(bob: Client, smtp: tuple[int, SmtpSink],
                                                         sandbox: Sandbox) -> None:
     t, blob = tag(), os.urandom(60_000)

@@ -218,6 +218,16 @@ def forward_text(body: str, original: Original) -> str:
     return body.rstrip("\n") + "\n".join(lines)
 
 
+def reply_text(body: str, original: Original) -> str:
+    """The reply on top, then the original quoted as mail clients do ("On …, … wrote:" and `> ` lines)."""
+    if not original.text.strip():
+        return body
+    sender = str(original.from_[0]) if original.from_ else "the sender"
+    when = f"On {format_datetime(original.date)}, " if original.date else ""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in original.text.rstrip("\n").split("\n"))
+    return f"{body.rstrip(chr(10))}\n\n{when}{sender} wrote:\n{quoted}\n"
+
+
 def derive_message_id(domain: str, account: str, key: str | None) -> str:
     """Fresh, or deterministic from an idempotency key so a resend can be found in Sent after a restart."""
     if key is None:

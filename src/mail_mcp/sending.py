@@ -221,6 +221,10 @@ class SendingService:
                 original = await pool.run(lambda c: jobs.read_for_forward(c, source, left),
                                           action="reading the original", mailbox=source.mailbox)
                 parts: list[Any] = []
+            elif req.reply_to_id and full:  # envelope and text, to quote
+                original = await pool.run(lambda c: jobs.read_for_reply(c, source),
+                                          action="reading the original", mailbox=source.mailbox)
+                parts = []
             else:
                 original, parts = await pool.run(lambda c: jobs.read_headers(c, source),
                                                  action="reading the original", mailbox=source.mailbox)
@@ -232,6 +236,7 @@ class SendingService:
                 plan.cc = compose.dedupe(cc + default_cc, exclude=[b.email for b in plan.to])
                 plan.subject = subject or compose.reply_subject(original.subject)
                 plan.in_reply_to, plan.references = compose.threading(original)
+                plan.text = compose.reply_text(text, original) if full else text
             else:
                 plan.kind = "forward"
                 plan.subject = subject or compose.forward_subject(original.subject)

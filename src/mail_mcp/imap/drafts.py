@@ -98,12 +98,22 @@ def read_for_forward(conn: Connection, mid: MessageId, budget: int) -> Original:
             body = fetched.get(f"BODY[{part.part_id}]".encode()) or b""
             name = part.filename or f"part-{part.part_id}"
             files.append(Attachment(name, part.content_type, decode_transfer(body, part.encoding)))
+    return to_original(message.data, _readable_text(message), tuple(files))
+
+
+def read_for_reply(conn: Connection, mid: MessageId) -> Original:
+    """Headers and text (to quote), without the attachments."""
+    message: RawMessage = read_message(conn, mid, MAX_QUOTED_BYTES, want_html=False)
+    return to_original(message.data, _readable_text(message))
+
+
+def _readable_text(message: RawMessage) -> str:
     plain, html = pick_text_parts(message.structure)
     text = part_text(message, plain)
     if text is None:
         html_text = part_text(message, html)
         text = render_body(None, html_text).text if html_text else ""
-    return to_original(message.data, text, tuple(files))
+    return text
 
 
 def append(conn: Connection, mailbox: str, raw: bytes, flags: list[bytes], message_id: str) -> tuple[int, int | None]:

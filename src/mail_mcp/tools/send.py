@@ -173,7 +173,8 @@ def register(server: MCPServer, service: MailService) -> None:
             ctx: Context,
             confirm: Annotated[ElicitationResult[Confirm], Resolve(confirm_send)],
         ) -> Envelope[SendResult]:
-            """Send an e-mail now: a new message, a reply (reply_to_id) or a forward (forward_id). The person may be
+            """Send an e-mail now: a new message, a reply (reply_to_id; threaded, the original quoted below your
+            text) or a forward (forward_id; the original and its attachments included). The person may be
             asked to confirm first; if they decline, nothing is sent. Recipients may be restricted by the owner.
             Pass an idempotency_key when you might retry, so the message can never go out twice. Status `unknown`
             means the connection broke mid-send: do not resend without asking. To let a person review first, use

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .compose import message_ids
 from .ids import MessageId
 from .imap.messages import RawMessage, decoded_size_estimate
 from .mime import Part, attachments, decode_header, decode_text, decode_transfer, envelope_addresses, has_attachments
@@ -62,16 +63,21 @@ def _common(message: RawMessage, mid: MessageId) -> dict[str, Any]:
     }
 
 
-def _preview_text(message: RawMessage) -> str:
-    server_preview = message.data.get(b"PREVIEW")
-    if isinstance(server_preview, bytes):
-        return server_preview.decode("utf-8", "replace")
+def readable_text(message: RawMessage) -> str:
+    """The fetched text/plain part, else the text/html part converted to text, else ""."""
     plain, html = pick_text_parts(message.structure)
     text = part_text(message, plain)
     if text is None:
         html_text = part_text(message, html)
         text = render_body(None, html_text, fmt="text").text if html_text else ""
     return text
+
+
+def _preview_text(message: RawMessage) -> str:
+    server_preview = message.data.get(b"PREVIEW")
+    if isinstance(server_preview, bytes):
+        return server_preview.decode("utf-8", "replace")
+    return readable_text(message)
 
 
 def summary(message: RawMessage, mid: MessageId, role: Role | None) -> MessageSummary:
@@ -84,11 +90,11 @@ def summary(message: RawMessage, mid: MessageId, role: Role | None) -> MessageSu
     )
 
 
-def _references(message: RawMessage) -> list[str]:
-    for key, value in message.data.items():
-        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER.FIELDS") and value:
-            text = decode_header(value.split(b":", 1)[-1]) if b":" in value else ""
-            return [token for token in text.split() if token.startswith("<")]
+def header_references(data: dict[bytes, Any]) -> list[str]:
+    """Message-IDs of a fetched `BODY[HEADER.FIELDS (REFERENCES)]`, in order, without duplicates or unsafe ones."""
+    for key, value in data.items():
+        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER.FIELDS") and isinstance(value, bytes):
+            return message_ids([value.decode("ascii", "replace")])
     return []
 
 
@@ -124,7 +130,7 @@ def detail(message: RawMessage, mid: MessageId, role: Role | None, *, fmt: Liter
         sender=senders[0] if senders else None,
         reply_to=_addresses(getattr(envelope, "reply_to", None)),
         bcc=_addresses(getattr(envelope, "bcc", None)),
-        references=_references(message),
+        references=header_references(message.data),
         body=Body(
             format=fmt,
             text=text,

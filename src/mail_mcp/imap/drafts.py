@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..compose import Attachment, Original, first_id, message_ids, third_party
+from ..compose import Attachment, Original, first_id, third_party
 from ..errors import InvalidInput, NotFound
 from ..ids import MessageId
 from ..mime import Part, attachments, decode_header, decode_transfer, envelope_addresses, parse_bodystructure
-from ..mime import pick_text_parts, render_body
 from ..models import Role
-from ..views import part_text
+from ..views import header_references, readable_text
 from . import folders as imap_folders
 from .connection import Connection
 from .messages import RawMessage, decoded_size_estimate, read_message
@@ -49,13 +48,6 @@ def _fetch_one(conn: Connection, mid: MessageId, items: list[bytes]) -> dict[byt
     return data
 
 
-def _references(data: dict[bytes, Any]) -> list[str]:
-    for key, value in data.items():
-        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER.FIELDS") and isinstance(value, bytes):
-            return message_ids([value.decode("ascii", "replace")])
-    return []
-
-
 def to_original(data: dict[bytes, Any], text: str = "", files: tuple[Attachment, ...] = ()) -> Original:
     envelope = data.get(b"ENVELOPE")
 
@@ -66,7 +58,7 @@ def to_original(data: dict[bytes, Any], text: str = "", files: tuple[Attachment,
     date = getattr(envelope, "date", None)
     return Original(
         message_id=first_id(decode_header(raw_id)) if raw_id else None,
-        references=tuple(_references(data)),
+        references=tuple(header_references(data)),
         subject=decode_header(getattr(envelope, "subject", None)) if envelope else "",
         from_=boxes("from_"), reply_to=boxes("reply_to"), to=boxes("to"), cc=boxes("cc"),
         date=date if date is not None and getattr(date, "tzinfo", None) is not None else None,
@@ -98,22 +90,13 @@ def read_for_forward(conn: Connection, mid: MessageId, budget: int) -> Original:
             body = fetched.get(f"BODY[{part.part_id}]".encode()) or b""
             name = part.filename or f"part-{part.part_id}"
             files.append(Attachment(name, part.content_type, decode_transfer(body, part.encoding)))
-    return to_original(message.data, _readable_text(message), tuple(files))
+    return to_original(message.data, readable_text(message), tuple(files))
 
 
 def read_for_reply(conn: Connection, mid: MessageId) -> Original:
     """Headers and text (to quote), without the attachments."""
     message: RawMessage = read_message(conn, mid, MAX_QUOTED_BYTES, want_html=False)
-    return to_original(message.data, _readable_text(message))
-
-
-def _readable_text(message: RawMessage) -> str:
-    plain, html = pick_text_parts(message.structure)
-    text = part_text(message, plain)
-    if text is None:
-        html_text = part_text(message, html)
-        text = render_body(None, html_text).text if html_text else ""
-    return text
+    return to_original(message.data, readable_text(message))
 
 
 def append(conn: Connection, mailbox: str, raw: bytes, flags: list[bytes], message_id: str) -> tuple[int, int | None]:

@@ -84,6 +84,8 @@ class Sandbox:
     ``imap_capability`` is written verbatim as Dovecot's ``imap_capability`` setting: either
     ``"+EXTRA TOKENS"`` (appended to the default list) or a full list replacing it, e.g.
     ``"IMAP4rev1 LITERAL+ SASL-IR ... UIDPLUS"`` without ``MOVE`` to hide MOVE.
+    ``extra_config`` is appended verbatim to the generated ``dovecot.conf`` (a later setting overrides an
+    earlier one; extra ``passdb`` blocks are tried after the password file).
     """
 
     host: str = HOST
@@ -95,6 +97,7 @@ class Sandbox:
         users: Sequence[str] = ("alice", "bob"),
         *,
         dovecot_binary: str | None = None,
+        extra_config: str = "",
     ) -> None:
         if not users:
             raise SandboxError("a sandbox needs at least one user")
@@ -103,6 +106,7 @@ class Sandbox:
                 raise SandboxError(f"invalid sandbox user name {name!r}: use lower-case letters/digits")
         self._root_arg = Path(root) if root is not None else None
         self.imap_capability = imap_capability
+        self.extra_config = extra_config
         self._binary_arg = dovecot_binary
         self.users: dict[str, SandboxUser] = {
             n: SandboxUser(n, secrets.token_urlsafe(12), f"{n}@{DOMAIN}") for n in users
@@ -323,7 +327,7 @@ service anvil {{
     mode = 0
   }}
 }}
-{unprivileged}""")
+{unprivileged}{self.extra_config}""")
 
     def _spawn(self, binary: str) -> None:
         assert self.config_path is not None and self.log_path is not None

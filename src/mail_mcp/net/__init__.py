@@ -1,0 +1,1 @@
+"""Network plumbing below IMAP and SMTP: proxies. Knows nothing of MCP or tools."""

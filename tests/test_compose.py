@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mail_mcp import compose
-from mail_mcp.compose import Attachment, Mailbox, Original
-from mail_mcp.config import load_settings
+from mail_mcp.mime import compose
+from mail_mcp.mime.compose import Attachment, Mailbox, Original
+from mail_mcp.config.sources import load_settings
 from mail_mcp.errors import ConfigError, InvalidInput
 
 BOB = Mailbox("bob@example.test", "Bob Bäcker")

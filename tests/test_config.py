@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mail_mcp.config import load_settings
+from mail_mcp.config.sources import load_settings
 from mail_mcp.errors import ConfigError
 
 BASE = {"MAIL_IMAP_DEFAULT_HOST": "imap.example.org", "MAIL_IMAP_DEFAULT_USER": "me@example.org",

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from mcp import Client
 
-from mail_mcp.config import load_settings
+from mail_mcp.config.sources import load_settings
 from mail_mcp.sandbox import Sandbox
-from mail_mcp.server import build_server
-from mail_mcp.service import MailService
+from mail_mcp.server.app import build_server
+from mail_mcp.mailbox.service import MailService
 
 from .conftest import call
 

@@ -7,10 +7,10 @@ import socket
 import anyio
 import pytest
 
-from mail_mcp.config import Settings
+from mail_mcp.config.sources import Settings
 from mail_mcp.errors import AuthFailed, Timeout
-from mail_mcp.query import Filters
-from mail_mcp.service import MailService
+from mail_mcp.imap.search import Filters
+from mail_mcp.mailbox.service import MailService
 
 pytestmark = pytest.mark.anyio
 

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mail_mcp.errors import InvalidInput
-from mail_mcp.query import Cursor, Filters, page_start
-from mail_mcp.uidset import parse_uid_set
+from mail_mcp.imap.search import Cursor, Filters, page_start
+from mail_mcp.imap.uidset import parse_uid_set
 
 
 def test_criteria_and_charset() -> None:

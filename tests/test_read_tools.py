@@ -12,11 +12,11 @@ import pytest
 from imapclient import IMAPClient
 from mcp import Client
 
-from mail_mcp.config import Settings
+from mail_mcp.config.sources import Settings
 from mail_mcp.ids import MessageId
 from mail_mcp.sandbox import Sandbox
-from mail_mcp.server import build_server
-from mail_mcp.service import MailService
+from mail_mcp.server.app import build_server
+from mail_mcp.mailbox.service import MailService
 
 from .conftest import call, call_error
 
@@ -337,7 +337,7 @@ async def test_stale_uidvalidity_while_the_folder_is_selected(client: Client, sa
 
 
 def test_compact_schema_keeps_meaning() -> None:
-    from mail_mcp.server import compact_schema
+    from mail_mcp.server.app import compact_schema
 
     schema = {"title": "X", "type": "object", "properties": {
         "role": {"anyOf": [{"enum": ["inbox", "sent"], "type": "string"}, {"type": "null"}], "title": "Role"},

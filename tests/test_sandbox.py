@@ -14,7 +14,7 @@ import imapclient
 import pytest
 
 from mail_mcp.sandbox import SAMPLE_COUNTS, SAMPLE_SUBJECTS, Sandbox, SandboxError
-from mail_mcp.sandbox_seed import SAMPLE_THREAD_SUBJECT
+from mail_mcp.sandbox.seed import SAMPLE_THREAD_SUBJECT
 
 pytestmark = pytest.mark.dovecot
 

@@ -20,10 +20,10 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from mail_mcp.config import Settings
-from mail_mcp.server import build_server
-from mail_mcp.service import MailService
-from mail_mcp.transports import (
+from mail_mcp.config.sources import Settings
+from mail_mcp.server.app import build_server
+from mail_mcp.mailbox.service import MailService
+from mail_mcp.serve.transports import (
     BearerAuth,
     HttpOptions,
     HttpServer,
@@ -289,7 +289,7 @@ PLACEHOLDER = "/ABSOLUTE/PATH/TO/mail-mcp/.venv/bin/mail-mcp"
 @pytest.mark.parametrize("name", ["claude_config.json", "mcp_servers.json"])
 def test_example_host_configs_are_valid(name: str) -> None:
     """Every stdio entry runs our command with known sub-commands, and its env block is a valid configuration."""
-    from mail_mcp.config import load_settings
+    from mail_mcp.config.sources import load_settings
 
     servers = json.loads((EXAMPLES / name).read_text())["mcpServers"]
     for entry in servers.values():

@@ -13,11 +13,11 @@ import pytest
 from imapclient import IMAPClient
 from mcp import Client
 
-from mail_mcp.config import Settings, load_settings
+from mail_mcp.config.sources import Settings, load_settings
 from mail_mcp.ids import MessageId
 from mail_mcp.sandbox import Sandbox
-from mail_mcp.server import build_server
-from mail_mcp.service import MailService
+from mail_mcp.server.app import build_server
+from mail_mcp.mailbox.service import MailService
 
 from .conftest import call, call_error
 

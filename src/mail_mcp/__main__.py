@@ -1,3 +1,3 @@
-from .cli import main
+from mail_mcp.cli import main
 
 raise SystemExit(main())

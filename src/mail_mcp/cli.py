@@ -13,9 +13,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .config import Settings
-from .errors import ConfigError, MailError
-from .transports import (
+from mail_mcp.config.sources import Settings
+from mail_mcp.errors import ConfigError, MailError
+from mail_mcp.serve.transports import (
     ALLOWED_HOSTS_ENV,
     ALLOWED_ORIGINS_ENV,
     DEFAULT_HOST,
@@ -119,7 +119,7 @@ def _main(args: argparse.Namespace, command: str) -> int:
               f"got {level!r}", file=sys.stderr)
         return 2
     _setup_logging(level)
-    from .config import load_settings
+    from mail_mcp.config.sources import load_settings
 
     try:
         settings = load_settings(config_path=args.config)
@@ -141,17 +141,17 @@ def _main(args: argparse.Namespace, command: str) -> int:
 
 
 def _serve(settings: Settings, http: HttpOptions | None) -> int:
-    from .server import build_server
-    from .service import MailService
-    from .transports import run
+    from mail_mcp.server.app import build_server
+    from mail_mcp.mailbox.service import MailService
+    from mail_mcp.serve.transports import run
 
     service = MailService(settings)
     return run(build_server(service), service, http)
 
 
 def _serve_sandbox(max_attachment_bytes: int, http: HttpOptions | None) -> int:
-    from .config import load_settings
-    from .sandbox import Sandbox, SandboxError
+    from mail_mcp.config.sources import load_settings
+    from mail_mcp.sandbox import Sandbox, SandboxError
 
     try:
         with Sandbox() as sandbox:
@@ -181,7 +181,7 @@ def run_check(settings: Settings, account_id: str | None) -> int:
 
 
 async def _check(settings: Settings, ids: list[str]) -> int:
-    from .service import MailService
+    from mail_mcp.mailbox.service import MailService
 
     service = MailService(settings)
     failed = 0

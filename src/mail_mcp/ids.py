@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import InvalidInput
+from mail_mcp.errors import InvalidInput
 
 ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_U32 = 2**32 - 1

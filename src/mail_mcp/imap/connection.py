@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from imapclient import IMAPClient
 from imapclient import exceptions as imap_exc
 
-from .. import __version__
-from ..config import AccountConfig
-from ..errors import AuthFailed, ConnectionFailed, MailError, NotFound, ServerError, StaleId, Timeout
+from mail_mcp import __version__
+from mail_mcp.config.sources import AccountConfig
+from mail_mcp.errors import AuthFailed, ConnectionFailed, MailError, NotFound, ServerError, StaleId, Timeout
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_response
 
-from ..models import FolderInfo, Role
-from .connection import Connection
+from mail_mcp.mailbox.models import FolderInfo, Role
+from mail_mcp.imap.connection import Connection
 
 ROLE_ATTRIBUTES: dict[str, Role] = {
     "\\SENT": "sent",

@@ -15,9 +15,9 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
-from ..config import AccountConfig
-from ..errors import Timeout
-from .connection import BrokenConnection, Connection, mapped_errors
+from mail_mcp.config.sources import AccountConfig
+from mail_mcp.errors import Timeout
+from mail_mcp.imap.connection import BrokenConnection, Connection, mapped_errors
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

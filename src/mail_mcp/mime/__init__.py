@@ -3,7 +3,7 @@
 Pure functions over bytes and IMAP fetch tuples; no I/O, no imapclient or mcp imports.
 """
 
-from .decode import (
+from mail_mcp.mime.decode import (
     Address,
     decode_header,
     decode_text,
@@ -14,10 +14,10 @@ from .decode import (
     parse_address_header,
     unfold_header,
 )
-from .html import html_to_text, sanitize_html
-from .message import index_message, parse_message, part_payload, structure_from_message
-from .params import merge_params, split_header_params
-from .render import (
+from mail_mcp.mime.html import html_to_text, sanitize_html
+from mail_mcp.mime.message import index_message, parse_message, part_payload, structure_from_message
+from mail_mcp.mime.params import merge_params, split_header_params
+from mail_mcp.mime.render import (
     BodyFormat,
     RenderedBody,
     RenderedMessage,
@@ -27,7 +27,7 @@ from .render import (
     render_message,
     slice_text,
 )
-from .structure import (
+from mail_mcp.mime.structure import (
     Part,
     attachments,
     find_part,

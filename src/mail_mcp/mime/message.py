@@ -7,9 +7,9 @@ from email.message import Message
 from functools import cache
 from typing import TYPE_CHECKING
 
-from .decode import decode_header, decode_transfer, unfold_header
-from .params import clean_content_id, clean_filename, merge_params, rfc822_filename, split_header_params
-from .structure import MESSAGE_TYPES, Part
+from mail_mcp.mime.decode import decode_header, decode_transfer, unfold_header
+from mail_mcp.mime.params import clean_content_id, clean_filename, merge_params, rfc822_filename, split_header_params
+from mail_mcp.mime.structure import MESSAGE_TYPES, Part
 
 if TYPE_CHECKING:
     from email.policy import Policy

@@ -6,7 +6,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from .decode import decode_header, decode_text
+from mail_mcp.mime.decode import decode_header, decode_text
 
 _EXT_KEY = re.compile(r"^([^*]+)\*(\d+)?(\*)?$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")

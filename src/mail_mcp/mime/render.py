@@ -8,10 +8,10 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from .decode import Address, decode_header, decode_text, parse_address_header
-from .html import html_to_text, sanitize_html
-from .message import index_message, parse_message, part_payload, raw_header
-from .structure import Part, attachments, has_attachments, pick_text_parts
+from mail_mcp.mime.decode import Address, decode_header, decode_text, parse_address_header
+from mail_mcp.mime.html import html_to_text, sanitize_html
+from mail_mcp.mime.message import index_message, parse_message, part_payload, raw_header
+from mail_mcp.mime.structure import Part, attachments, has_attachments, pick_text_parts
 
 BodyFormat = Literal["text", "html", "both"]
 TextSource = Literal["text/plain", "text/html", "none"]

@@ -5,18 +5,18 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from .config import AccountConfig, Settings
-from .errors import InvalidInput, MailError, NotFound
-from .ids import MessageId
-from .imap import folders as imap_folders
-from .imap import messages as imap_messages
-from .imap.connection import Connection
-from .imap.pool import Pools
-from .mime import Part, decode_text, decode_transfer
-from .models import AccountInfo, AccountList, AttachmentContent, FolderInfo, FolderList, MessageDetail
-from .models import MessageList, Role
-from .query import Cursor, Filters
-from .views import detail, summary
+from mail_mcp.config.sources import AccountConfig, Settings
+from mail_mcp.errors import InvalidInput, MailError, NotFound
+from mail_mcp.ids import MessageId
+from mail_mcp.imap import folders as imap_folders
+from mail_mcp.imap import fetch as imap_messages
+from mail_mcp.imap.connection import Connection
+from mail_mcp.imap.pool import Pools
+from mail_mcp.mime import Part, decode_text, decode_transfer
+from mail_mcp.mailbox.models import AccountInfo, AccountList, AttachmentContent, FolderInfo, FolderList, MessageDetail
+from mail_mcp.mailbox.models import MessageList, Role
+from mail_mcp.imap.search import Cursor, Filters
+from mail_mcp.mailbox.presenting import detail, summary
 
 CAPABILITIES_SHOWN = ("MOVE", "UIDPLUS", "SPECIAL-USE", "CONDSTORE", "QRESYNC", "SORT", "THREAD=REFERENCES",
                       "ESEARCH", "LIST-STATUS", "IDLE", "X-GM-EXT-1")

@@ -11,16 +11,16 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
-from .audit import audit
-from .config import AccountConfig
-from .errors import InvalidInput, MailError, NotFound, Unsupported, WriteDisabled
-from .flags import parse_change
-from .ids import MessageId
-from .imap import folders as imap_folders
-from .imap import writes as imap_writes
-from .models import CreatedFolder, FlagChangeResult, FlagOutcome, FolderInfo, Role, TransferOutcome, TransferResult
-from .models import WriteCounts
-from .service import MailService
+from mail_mcp.audit import audit
+from mail_mcp.config.sources import AccountConfig
+from mail_mcp.errors import InvalidInput, MailError, NotFound, Unsupported, WriteDisabled
+from mail_mcp.imap.flags import parse_change
+from mail_mcp.ids import MessageId
+from mail_mcp.imap import folders as imap_folders
+from mail_mcp.imap import store as imap_writes
+from mail_mcp.mailbox.models import CreatedFolder, FlagChangeResult, FlagOutcome, FolderInfo, Role, TransferOutcome, TransferResult
+from mail_mcp.mailbox.models import WriteCounts
+from mail_mcp.mailbox.service import MailService
 
 FOLDER_CACHE_SECONDS = 60.0
 DESTINATION_ROLES: tuple[Role, ...] = ("inbox", "archive", "trash", "junk", "drafts", "sent")

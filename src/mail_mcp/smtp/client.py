@@ -19,8 +19,8 @@ from typing import Literal
 import aiosmtplib
 import anyio.to_thread
 
-from .config import SmtpConfig
-from .errors import AuthFailed, ConnectionFailed, MailError, ServerError, Timeout, Unsupported
+from mail_mcp.config.sources import SmtpConfig
+from mail_mcp.errors import AuthFailed, ConnectionFailed, MailError, ServerError, Timeout, Unsupported
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from typing import Literal
 
 import imapclient
 
-from . import sandbox_seed
-from .sandbox_seed import SAMPLE_COUNTS, SAMPLE_FOLDERS, SAMPLE_SUBJECTS
+from mail_mcp.sandbox import seed as sandbox_seed
+from mail_mcp.sandbox.seed import SAMPLE_COUNTS, SAMPLE_FOLDERS, SAMPLE_SUBJECTS
 
 __all__ = [
     "SAMPLE_COUNTS",

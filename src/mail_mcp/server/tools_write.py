@@ -6,11 +6,11 @@ from mcp.server import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from ..flags import FLAG_GRAMMAR_DOC, MAX_FLAGS_PER_LIST
-from ..models import CreatedFolder, Envelope, FlagChangeResult, TransferResult, WriteCounts
-from ..server import meta
-from ..service import MailService
-from ..writes import DESTINATION_ROLES, WriteService
+from mail_mcp.imap.flags import FLAG_GRAMMAR_DOC, MAX_FLAGS_PER_LIST
+from mail_mcp.mailbox.models import CreatedFolder, FlagChangeResult, TransferResult, WriteCounts
+from mail_mcp.server.schemas import ToolResult, meta
+from mail_mcp.mailbox.service import MailService
+from mail_mcp.mailbox.organizing import DESTINATION_ROLES, WriteService
 
 WRITE_TOOLS = frozenset({"modify_flags", "move_message", "copy_message", "delete_message", "create_folder"})
 MAX_IDS = 250
@@ -57,28 +57,28 @@ def register(server: MCPServer, service: MailService) -> None:
 
     @server.tool(annotations=_hints(destructive=False, idempotent=True), title="Add or remove flags")
     async def modify_flags(message_ids: MessageIds, add_flags: FlagList = None,
-                           remove_flags: FlagList = None) -> Envelope[FlagChangeResult]:
+                           remove_flags: FlagList = None) -> ToolResult[FlagChangeResult]:
         """Mark messages read/unread, flagged (starred), answered, junk, or set any keyword, on up to 250
         messages at once. To mark unread, remove `read`; to unstar, remove `flagged`. Any invalid flag refuses
         the whole call and nothing is written. Each message gets status ok (with its flags now), failed (stale
         or gone id: nothing changed) or unknown (connection lost after sending: check before retrying)."""
         data = await writes.modify_flags(message_ids, add_flags, remove_flags)
-        return Envelope(summary=_summary("changed flags on", data.counts), data=data, meta=meta())
+        return ToolResult(summary=_summary("changed flags on", data.counts), data=data, meta=meta())
 
     @server.tool(annotations=_hints(destructive=True, idempotent=True), title="Move messages to a folder")
-    async def move_message(message_ids: MessageIds, destination: Destination) -> Envelope[TransferResult]:
+    async def move_message(message_ids: MessageIds, destination: Destination) -> ToolResult[TransferResult]:
         """Move up to 250 messages into a folder (by name or role). Each result gives the new message id in
         the destination (new_message_id) and previous_folder, so a move can be undone by moving the new ids
         back. Messages already in the destination are left alone (code already_there)."""
         data = await writes.transfer(message_ids, destination, operation="move")
-        return Envelope(summary=_summary(f"moved to {data.folder}", data.counts), data=data, meta=meta())
+        return ToolResult(summary=_summary(f"moved to {data.folder}", data.counts), data=data, meta=meta())
 
     @server.tool(annotations=_hints(destructive=False, idempotent=False), title="Copy messages to a folder")
-    async def copy_message(message_ids: MessageIds, destination: Destination) -> Envelope[TransferResult]:
+    async def copy_message(message_ids: MessageIds, destination: Destination) -> ToolResult[TransferResult]:
         """Copy up to 250 messages into a folder (by name or role); the originals stay. Each result gives the
         copy's id (new_message_id). Calling it twice makes two copies."""
         data = await writes.transfer(message_ids, destination, operation="copy")
-        return Envelope(summary=_summary(f"copied to {data.folder}", data.counts), data=data, meta=meta())
+        return ToolResult(summary=_summary(f"copied to {data.folder}", data.counts), data=data, meta=meta())
 
     @server.tool(annotations=_hints(destructive=True, idempotent=True), title="Delete messages")
     async def delete_message(
@@ -87,15 +87,15 @@ def register(server: MCPServer, service: MailService) -> None:
             description="false (default): move to the Trash folder, undoable with move_message and the returned "
                         "new_message_id. true: expunge for good (cannot be undone); only for messages already in "
                         "Trash, unless the owner set ALLOW_PERMANENT_DELETE for the account.")] = False,
-    ) -> Envelope[TransferResult]:
+    ) -> ToolResult[TransferResult]:
         """Delete up to 250 messages: by default move them to Trash (soft delete; the result gives each new id
         for undo). With permanent=true, remove messages that are in Trash for good (\\Deleted + UID EXPUNGE of
         exactly those messages; other messages are never expunged)."""
         if permanent:
             data = await writes.delete_permanently(message_ids)
-            return Envelope(summary=_summary("permanently deleted", data.counts), data=data, meta=meta())
+            return ToolResult(summary=_summary("permanently deleted", data.counts), data=data, meta=meta())
         data = await writes.transfer(message_ids, None, operation="delete")
-        return Envelope(summary=_summary(f"moved to {data.folder}", data.counts), data=data, meta=meta())
+        return ToolResult(summary=_summary(f"moved to {data.folder}", data.counts), data=data, meta=meta())
 
     @server.tool(annotations=_hints(destructive=False, idempotent=True), title="Create a folder")
     async def create_folder(
@@ -104,8 +104,8 @@ def register(server: MCPServer, service: MailService) -> None:
                                    min_length=1, max_length=1000)],
         account: Annotated[str | None, Field(description=f"Account id; one of: {ids}. Leave out for the "
                                              "default account.", max_length=64)] = None,
-    ) -> Envelope[CreatedFolder]:
+    ) -> ToolResult[CreatedFolder]:
         """Create a folder (to move messages into). Does nothing and says so when it already exists."""
         data = await writes.create_folder(account, name)
         verb = "created" if data.created else "already existed:"
-        return Envelope(summary=f"{verb} {data.name} in {data.account}", data=data, meta=meta())
+        return ToolResult(summary=f"{verb} {data.name} in {data.account}", data=data, meta=meta())

@@ -23,8 +23,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from .errors import ConfigError
-from .ids import ACCOUNT_ID_RE
+from mail_mcp.errors import ConfigError
+from mail_mcp.ids import ACCOUNT_ID_RE
 
 Security = Literal["tls", "starttls", "plain"]
 

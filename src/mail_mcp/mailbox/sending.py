@@ -18,18 +18,19 @@ from typing import Any, Literal
 import anyio
 import anyio.to_thread
 
-from . import compose, smtp
-from .audit import audit
-from .compose import Attachment, Draft, Mailbox
-from .config import AccountConfig, SmtpConfig
-from .errors import InvalidInput, MailError, NotFound, WriteDisabled
-from .ids import MessageId
-from .imap import drafts as jobs
-from .imap.messages import decoded_size_estimate
-from .mime import decode_header
-from .models import Role
-from .send_models import AttachmentSpec, Refused, SendResult, SentCopy
-from .service import MailService
+from mail_mcp.mime import compose
+from mail_mcp.smtp import client as smtp
+from mail_mcp.audit import audit
+from mail_mcp.mime.compose import Attachment, Draft, Mailbox
+from mail_mcp.config.sources import AccountConfig, SmtpConfig
+from mail_mcp.errors import InvalidInput, MailError, NotFound, WriteDisabled
+from mail_mcp.ids import MessageId
+from mail_mcp.imap import append as jobs
+from mail_mcp.imap.fetch import decoded_size_estimate
+from mail_mcp.mime import decode_header
+from mail_mcp.mailbox.models import Role
+from mail_mcp.mailbox.send_models import AttachmentSpec, Refused, SendResult, SentCopy
+from mail_mcp.mailbox.service import MailService
 
 ROLE_CACHE_SECONDS = 300.0
 HOUR = 3600.0

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from imapclient import exceptions as imap_exc
 from imapclient.response_parser import parse_fetch_response
 
-from ..errors import NotFound, ServerError, Unsupported
-from ..flags import check_wire_flags
-from ..uidset import parse_uid_set, uid_set
-from .connection import Connection
+from mail_mcp.errors import NotFound, ServerError, Unsupported
+from mail_mcp.imap.flags import check_wire_flags
+from mail_mcp.imap.uidset import parse_uid_set, uid_set
+from mail_mcp.imap.connection import Connection
 
 
 @dataclass

@@ -14,15 +14,14 @@ from mcp.server.elicitation import AcceptedElicitation
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from ..drafting import DraftService
-from ..audit import audit
-from ..errors import MailError, Unsupported
-from ..ids import MessageId
-from ..models import Envelope
-from ..send_models import AttachmentSpec, DraftResult, SendResult
-from ..sending import Request, SendingService
-from ..server import meta
-from ..service import MailService
+from mail_mcp.mailbox.drafts import DraftService
+from mail_mcp.audit import audit
+from mail_mcp.errors import MailError, Unsupported
+from mail_mcp.ids import MessageId
+from mail_mcp.mailbox.send_models import AttachmentSpec, DraftResult, SendResult
+from mail_mcp.mailbox.sending import Request, SendingService
+from mail_mcp.server.schemas import ToolResult, meta
+from mail_mcp.mailbox.service import MailService
 
 SEND = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 DRAFT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
@@ -172,7 +171,7 @@ def register(server: MCPServer, service: MailService) -> None:
             idempotency_key: IdempotencyKey = None,
             ctx: Context,
             confirm: Annotated[ElicitationResult[Confirm], Resolve(confirm_send)],
-        ) -> Envelope[SendResult]:
+        ) -> ToolResult[SendResult]:
             """Send an e-mail now: a new message, a reply (reply_to_id; threaded, the original quoted below your
             text) or a forward (forward_id; the original and its attachments included). The person may be
             asked to confirm first; if they decline, nothing is sent. Recipients may be restricted by the owner.
@@ -184,21 +183,21 @@ def register(server: MCPServer, service: MailService) -> None:
                 result = sending.declined(account, {"subject": subject, "to": to, "cc": cc, "bcc": bcc})
             else:
                 result = await sending.send(req, confirmation(ctx))
-            return Envelope(summary=_summary(result), data=result, meta=meta())
+            return ToolResult(summary=_summary(result), data=result, meta=meta())
 
         @server.tool(annotations=SEND, title="Send a saved draft")
         async def send_draft(
             draft_id: DraftId,
             ctx: Context,
             confirm: Annotated[ElicitationResult[Confirm], Resolve(confirm_draft)],
-        ) -> Envelope[SendResult]:
+        ) -> ToolResult[SendResult]:
             """Send a draft saved with save_draft (or one in the Drafts folder) as it is now, then remove it from
             Drafts. The person may be asked to confirm first. Sending the same draft twice sends it once."""
             if not accepted(confirm):
                 result = sending.declined(_owner(draft_id), {"draft_id": draft_id})
             else:
                 result = await drafts.send_draft(draft_id, confirmation(ctx))
-            return Envelope(summary=_summary(result), data=result, meta=meta())
+            return ToolResult(summary=_summary(result), data=result, meta=meta())
 
     if settings.any_write_enabled:
         @server.tool(annotations=DRAFT, title="Save a draft")
@@ -214,12 +213,12 @@ def register(server: MCPServer, service: MailService) -> None:
             reply_to_id: ReplyTo = None,
             reply_all: ReplyAll = False,
             forward_id: ForwardId = None,
-        ) -> Envelope[DraftResult]:
+        ) -> ToolResult[DraftResult]:
             """Save a message to the Drafts folder for a person to review, edit and send from their mail program
             (or for send_draft later). Same composition as send_message, including replies and forwards; nothing
             is sent."""
             result = await drafts.save_draft(request(**locals()))
-            return Envelope(summary=f"draft saved in {result.mailbox}: {result.subject!r}", data=result, meta=meta())
+            return ToolResult(summary=f"draft saved in {result.mailbox}: {result.subject!r}", data=result, meta=meta())
 
         @server.tool(annotations=REPLACE_DRAFT, title="Replace a draft")
         async def update_draft(
@@ -235,8 +234,8 @@ def register(server: MCPServer, service: MailService) -> None:
             reply_to_id: ReplyTo = None,
             reply_all: ReplyAll = False,
             forward_id: ForwardId = None,
-        ) -> Envelope[DraftResult]:
+        ) -> ToolResult[DraftResult]:
             """Replace a draft with new content: give the complete message again (fields left out are not kept).
             The new draft is saved first, then the old one is deleted; use the returned draft_id from now on."""
             result = await drafts.save_draft(request(**locals()), replaces=draft_id)
-            return Envelope(summary=f"draft replaced: {result.subject!r}", data=result, meta=meta())
+            return ToolResult(summary=f"draft replaced: {result.subject!r}", data=result, meta=meta())

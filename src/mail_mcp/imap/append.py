@@ -11,16 +11,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..compose import Attachment, Original, first_id, third_party
-from ..errors import InvalidInput, NotFound
-from ..ids import MessageId
-from ..mime import Part, attachments, decode_header, decode_transfer, envelope_addresses, parse_bodystructure
-from ..models import Role
-from ..views import header_references, readable_text
-from . import folders as imap_folders
-from .connection import Connection
-from .messages import RawMessage, decoded_size_estimate, read_message
-from .writes import expunge_uids, store_flags
+from mail_mcp.mime.compose import Attachment, Original, first_id, third_party
+from mail_mcp.errors import InvalidInput, NotFound
+from mail_mcp.ids import MessageId
+from mail_mcp.mime import Part, attachments, decode_header, decode_transfer, envelope_addresses, parse_bodystructure
+from mail_mcp.mailbox.models import Role
+from mail_mcp.mailbox.presenting import header_references, readable_text
+from mail_mcp.imap import folders as imap_folders
+from mail_mcp.imap.connection import Connection
+from mail_mcp.imap.fetch import RawMessage, decoded_size_estimate, read_message
+from mail_mcp.imap.store import expunge_uids, store_flags
 
 HEADER_ITEMS = [b"ENVELOPE", b"BODYSTRUCTURE", b"BODY.PEEK[HEADER.FIELDS (REFERENCES)]"]
 MAX_QUOTED_BYTES = 1024 * 1024

@@ -39,14 +39,14 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.abc import TaskStatus
 
-from .config import is_loopback
+from mail_mcp.config.sources import is_loopback
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from .service import MailService
+    from mail_mcp.mailbox.service import MailService
 
 log = logging.getLogger("mail_mcp.transport")
 

@@ -20,8 +20,8 @@ from email.policy import SMTP, SMTPUTF8
 from email import message_from_bytes
 from email.utils import format_datetime, localtime
 
-from .config import ADDRESS_RE, HEADER_UNSAFE
-from .errors import InvalidInput
+from mail_mcp.config.sources import ADDRESS_RE, HEADER_UNSAFE
+from mail_mcp.errors import InvalidInput
 
 POLICY = SMTP.clone(cte_type="7bit")
 POLICY_UTF8 = SMTPUTF8.clone(cte_type="7bit")

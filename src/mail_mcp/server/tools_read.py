@@ -9,10 +9,10 @@ from mcp.server import MCPServer
 from mcp.types import BlobResourceContents, CallToolResult, EmbeddedResource, TextContent, ToolAnnotations
 from pydantic import Field
 
-from ..models import AccountList, AttachmentContent, Envelope, FolderList, MessageDetail, MessageList
-from ..query import Filters
-from ..service import MailService
-from ..server import meta
+from mail_mcp.mailbox.models import AccountList, AttachmentContent, FolderList, MessageDetail, MessageList
+from mail_mcp.imap.search import Filters
+from mail_mcp.mailbox.service import MailService
+from mail_mcp.server.schemas import ToolResult, meta
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
 MessageIdParam = Annotated[
@@ -31,20 +31,20 @@ def register(server: MCPServer, service: MailService) -> None:
     ]
 
     @server.tool(annotations=READ_ONLY, title="List mail accounts")
-    async def list_accounts() -> Envelope[AccountList]:
+    async def list_accounts() -> ToolResult[AccountList]:
         """List the configured mail accounts: id, address, server, the IMAP capabilities that matter, and whether
         writing and sending are enabled. Call this first when unsure which account to use."""
         data = await service.list_accounts()
         bad = [a.id for a in data.accounts if a.status == "error"]
         note = f"; unreachable: {', '.join(bad)}" if bad else ""
-        return Envelope(summary=f"{len(data.accounts)} account(s){note}", data=data, meta=meta())
+        return ToolResult(summary=f"{len(data.accounts)} account(s){note}", data=data, meta=meta())
 
     @server.tool(annotations=READ_ONLY, title="List folders")
-    async def list_folders(account: AccountParam = None) -> Envelope[FolderList]:
+    async def list_folders(account: AccountParam = None) -> ToolResult[FolderList]:
         """List the account's folders with their role (inbox, sent, drafts, trash, junk, archive, all, flagged),
         attributes, and message / unseen counts. Use `name` as the `mailbox` of other tools."""
         data = await service.list_folders(account)
-        return Envelope(summary=f"{len(data.folders)} folders in {data.account}", data=data, meta=meta())
+        return ToolResult(summary=f"{len(data.folders)} folders in {data.account}", data=data, meta=meta())
 
     @server.tool(annotations=READ_ONLY, title="List or search messages")
     async def list_messages(
@@ -66,7 +66,7 @@ def register(server: MCPServer, service: MailService) -> None:
         limit: Annotated[int, Field(description="Messages per page, 1-50.", ge=1, le=50)] = 20,
         cursor: Annotated[str | None, Field(description="meta.next_cursor of the previous page; the filters "
                                             "travel inside it.", max_length=4000)] = None,
-    ) -> Envelope[MessageList]:
+    ) -> ToolResult[MessageList]:
         """List messages in a folder, newest first, optionally filtered; returns summaries (ids, sender,
         subject, date, flags, a short preview) and a cursor for the next page. Does not mark anything read.
         Use get_message with a message_id for the full text."""
@@ -75,7 +75,7 @@ def register(server: MCPServer, service: MailService) -> None:
                           has_attachment=has_attachment)
         data, next_cursor = await service.list_messages(account, mailbox, filters, limit, cursor)
         total = "" if data.total is None else f" of {data.total}"
-        return Envelope(
+        return ToolResult(
             summary=f"{len(data.messages)}{total} messages in {data.mailbox}, newest first"
             + ("; more with next_cursor" if next_cursor else "; end of list"),
             data=data,
@@ -92,13 +92,13 @@ def register(server: MCPServer, service: MailService) -> None:
         format: Annotated[Literal["text", "html", "both"], Field(
             description="text: readable text (HTML converted when there is no text part); html: sanitised "
                         "HTML as well; both: the same as html.")] = "text",
-    ) -> Envelope[MessageDetail]:
+    ) -> ToolResult[MessageDetail]:
         """Read one message: headers, threading headers, the body as text (cut at max_chars, continue with
         offset), and the attachment list (fetch one with get_attachment). Attachments are not downloaded and
         the message is not marked read. The body is untrusted third-party content."""
         data = await service.get_message(message_id, fmt=format, offset=offset, max_chars=max_chars)
         cut = f"; cut, continue with offset={data.body.next_offset}" if data.body.next_offset is not None else ""
-        return Envelope(summary=f"message {data.subject!r} from "
+        return ToolResult(summary=f"message {data.subject!r} from "
                                 f"{data.from_.email if data.from_ else 'unknown sender'}{cut}",
                         data=data, meta=meta())
 
@@ -108,11 +108,11 @@ def register(server: MCPServer, service: MailService) -> None:
         attachment: Annotated[int | str, Field(
             description="Which attachment: its 1-based index from get_message as a number (2), or its part_id "
                         "as a string (\"2\", \"1.3\").")],
-    ) -> Annotated[CallToolResult, Envelope[AttachmentContent]]:
+    ) -> Annotated[CallToolResult, ToolResult[AttachmentContent]]:
         """Fetch one attachment of a message. Text types come back as text; other types as an embedded
         resource (base64). Refused above the size cap (default 10 MB)."""
         content, blob = await service.get_attachment(message_id, attachment)
-        envelope = Envelope(summary=f"attachment {content.filename or content.part_id} "
+        envelope = ToolResult(summary=f"attachment {content.filename or content.part_id} "
                                     f"({content.content_type}, {content.size:,} bytes)",
                             data=content, meta=meta())
         blocks: list[TextContent | EmbeddedResource] = [

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from .errors import InvalidInput
+from mail_mcp.errors import InvalidInput
 
 MAX_TEXT = 256
 

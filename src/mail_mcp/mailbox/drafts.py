@@ -9,15 +9,15 @@ from __future__ import annotations
 from email import message_from_bytes
 from email.utils import format_datetime, localtime
 
-from . import compose
-from .audit import audit
-from .compose import Draft, Mailbox
-from .config import AccountConfig
-from .errors import InvalidInput, MailError, NotFound
-from .ids import MessageId
-from .imap import drafts as jobs
-from .send_models import DraftResult, SendResult
-from .sending import Request, SendingService, question
+from mail_mcp.mime import compose
+from mail_mcp.audit import audit
+from mail_mcp.mime.compose import Draft, Mailbox
+from mail_mcp.config.sources import AccountConfig
+from mail_mcp.errors import InvalidInput, MailError, NotFound
+from mail_mcp.ids import MessageId
+from mail_mcp.imap import append as jobs
+from mail_mcp.mailbox.send_models import DraftResult, SendResult
+from mail_mcp.mailbox.sending import Request, SendingService, question
 
 
 class DraftService:

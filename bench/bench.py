@@ -306,6 +306,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", help="also write the report to this file")
     parser.add_argument("--client-validation", action="store_true",
                         help="keep the SDK client's jsonschema check of every result in the timings")
+    parser.add_argument("--tokens", action="store_true",
+                        help="also count cl100k_base tokens of tools/list and typical results (bench/tokens.py)")
     args = parser.parse_args(argv)
     if not args.client_validation:
         ClientSession.validate_tool_result = _skip_validation  # type: ignore[method-assign]
@@ -323,8 +325,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     finally:
         controller.stop()
     print(table(report))
+    if args.tokens:
+        report["tokens"] = count_tokens()
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+    return report
+
+
+# ---- token counts (--tokens): bench/tokens.py, its own sample-mailbox sandbox; needs tiktoken and bpe-openai
+
+
+def count_tokens() -> dict[str, Any]:
+    import tokens  # bench/tokens.py: bench/ is on sys.path when this file runs as a script
+
+    report = tokens.measure()
+    print("\n" + tokens.table(report))
     return report
 
 

@@ -12,7 +12,7 @@ import pytest
 from imapclient import IMAPClient
 from mcp import Client
 
-from mail_mcp.config.sources import Settings
+from mail_mcp.config.models import Settings
 from mail_mcp.ids import MessageId
 from mail_mcp.sandbox import Sandbox
 from mail_mcp.server.app import build_server

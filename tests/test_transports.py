@@ -20,7 +20,7 @@ from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from mail_mcp.config.sources import Settings
+from mail_mcp.config.models import Settings
 from mail_mcp.server.app import build_server
 from mail_mcp.mailbox.service import MailService
 from mail_mcp.serve.transports import (

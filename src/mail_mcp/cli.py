@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from mail_mcp.config.sources import Settings
+from mail_mcp.config.models import Settings
 from mail_mcp.errors import ConfigError, MailError
 from mail_mcp.serve.transports import (
     ALLOWED_HOSTS_ENV,
@@ -142,6 +142,7 @@ def _main(args: argparse.Namespace, command: str) -> int:
 
 def _serve(settings: Settings, http: HttpOptions | None) -> int:
     from mail_mcp.server.app import build_server
+    from mail_mcp.mailbox.reading import Reader
     from mail_mcp.mailbox.service import MailService
     from mail_mcp.serve.transports import run
 
@@ -181,6 +182,7 @@ def run_check(settings: Settings, account_id: str | None) -> int:
 
 
 async def _check(settings: Settings, ids: list[str]) -> int:
+    from mail_mcp.mailbox.reading import Reader
     from mail_mcp.mailbox.service import MailService
 
     service = MailService(settings)
@@ -192,7 +194,7 @@ async def _check(settings: Settings, ids: list[str]) -> int:
             try:
                 caps = await service.pools.get(account_id).run(lambda c: sorted(c.capabilities),
                                                                  action="reading capabilities")
-                folders = await service.list_folders(account_id)
+                folders = await Reader(service).list_folders(account_id)
             except MailError as exc:
                 failed += 1
                 print(f"[{account_id}] FAILED {where}: {exc.code}: {exc.message}", file=sys.stderr)

@@ -18,7 +18,7 @@ from imapclient import IMAPClient
 from imapclient import exceptions as imap_exc
 
 from mail_mcp import __version__
-from mail_mcp.config.sources import AccountConfig
+from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import AuthFailed, ConnectionFailed, MailError, NotFound, ServerError, StaleId, Timeout
 
 log = logging.getLogger(__name__)

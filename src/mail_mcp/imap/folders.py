@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_response
 
-from mail_mcp.mailbox.models import FolderInfo, Role
 from mail_mcp.imap.connection import Connection
+
+Role = Literal["inbox", "sent", "drafts", "trash", "junk", "archive", "all", "flagged"]
+
+
+@dataclass(slots=True)
+class Folder:
+    """One LIST entry: the real name (decoded from modified UTF-7), its attributes, role and counts."""
+
+    name: str
+    delimiter: str | None
+    role: Role | None
+    attributes: list[str]
+    selectable: bool
+    messages: int | None = None
+    unseen: int | None = None
+
 
 ROLE_ATTRIBUTES: dict[str, Role] = {
     "\\SENT": "sent",
@@ -44,10 +62,10 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _folder(flags: tuple[bytes, ...], delimiter: bytes | None, name: str) -> FolderInfo:
+def _folder(flags: tuple[bytes, ...], delimiter: bytes | None, name: str) -> Folder:
     attributes = [_text(flag) for flag in flags]
     delim = _text(delimiter) if delimiter else None
-    return FolderInfo(
+    return Folder(
         name=name,
         delimiter=delim,
         role=role_of(name, delim, attributes),
@@ -56,7 +74,7 @@ def _folder(flags: tuple[bytes, ...], delimiter: bytes | None, name: str) -> Fol
     )
 
 
-def list_folders(conn: Connection, *, counts: bool = True) -> list[FolderInfo]:
+def list_folders(conn: Connection, *, counts: bool = True) -> list[Folder]:
     if counts and conn.has("LIST-STATUS"):
         return _list_status(conn)
     folders = [_folder(flags, delim, name) for flags, delim, name in conn.client.list_folders()]
@@ -69,7 +87,7 @@ def list_folders(conn: Connection, *, counts: bool = True) -> list[FolderInfo]:
     return folders
 
 
-def _list_status(conn: Connection) -> list[FolderInfo]:
+def _list_status(conn: Connection) -> list[Folder]:
     imap = conn.client._imap
     returns = "(SPECIAL-USE STATUS (MESSAGES UNSEEN))" if conn.has("SPECIAL-USE") else "(STATUS (MESSAGES UNSEEN))"
     typ, data = imap._simple_command("LIST", '""', '"*"', "RETURN", returns)

@@ -15,7 +15,7 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
-from mail_mcp.config.sources import AccountConfig
+from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import Timeout
 from mail_mcp.imap.connection import BrokenConnection, Connection, mapped_errors
 

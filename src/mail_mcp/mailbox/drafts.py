@@ -12,7 +12,7 @@ from email.utils import format_datetime, localtime
 from mail_mcp.mime import compose
 from mail_mcp.audit import audit
 from mail_mcp.mime.compose import Draft, Mailbox
-from mail_mcp.config.sources import AccountConfig
+from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import InvalidInput, MailError, NotFound
 from mail_mcp.ids import MessageId
 from mail_mcp.imap import append as jobs
@@ -34,7 +34,7 @@ class DraftService:
     async def _existing_draft(self, draft_id: str) -> tuple[AccountConfig, MessageId]:
         mid = MessageId.parse(draft_id)
         account = self.service.account(mid.account)
-        if await self.service.role_of(account.id, mid.mailbox) != "drafts":
+        if await self.service.folders.role_of(account.id, mid.mailbox) != "drafts":
             raise InvalidInput(f"{draft_id} is not in the Drafts folder; pass a draft_id from save_draft, or a "
                                "message id from the Drafts folder", message_id=draft_id)
         return account, mid
@@ -43,7 +43,7 @@ class DraftService:
         old = None
         if replaces is not None:
             _, old = await self._existing_draft(replaces)
-        account, _ = self.sending._account(req.account or (old.account if old else None),
+        account, _ = self.sending.resolve_account(req.account or (old.account if old else None),
                                            req.reply_to_id or req.forward_id)
         self.sending.require_writes(account)
         if old is not None and old.account != account.id:
@@ -109,22 +109,21 @@ class DraftService:
 
     async def send_draft(self, draft_id: str, confirmed_by: str) -> SendResult:
         account, mid, draft = await self.load_draft(draft_id)
-        key = (account.id, "draft:" + draft.message_id)
+
+        async def remove_draft(result: SendResult) -> None:
+            result.draft_removed = await self._remove_draft(account, mid)
+
         try:
-            cfg = self.sending.smtp_for(account)
+            self.sending.smtp_for(account)
             if not draft.recipients:
                 raise InvalidInput("the draft has no recipients; update_draft with to, then send it")
-            async with self.sending._lock(account.id):
-                if key in self.sending._results:
-                    return self.sending._results[key].model_copy(update={"replayed": True})
-                result = await self.sending._deliver(account, cfg, draft, confirmed_by, check_sent=True, reply_to=None)
-                self.sending._results[key] = result
-                if result.status in ("sent", "already_sent"):
-                    result.draft_removed = await self._remove_draft(account, mid)
+            result = await self.sending.deliver_once(account, "draft:" + draft.message_id, draft, confirmed_by,
+                                                     on_sent=remove_draft)
         except MailError as exc:
             audit("send_draft", account.id, status="refused", code=exc.code, draft_id=draft_id)
             raise
-        self.sending._audit("send_draft", result, draft_id=draft_id)
+        if not result.replayed:
+            self.sending.audit_result("send_draft", result, draft_id=draft_id)
         return result
 
     async def _remove_draft(self, account: AccountConfig, mid: MessageId) -> bool:

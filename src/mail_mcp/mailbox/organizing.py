@@ -1,4 +1,4 @@
-"""Write operations over MailService: the gate, id grouping, destination resolution and honest outcomes.
+"""Organizing: flags, move, copy, delete and create_folder over MailService: the gate, id grouping, destination resolution and honest outcomes.
 
 Ids are grouped by (mailbox, uidvalidity); each group is one pool job (never retried) sending one command per
 step for the whole group. A group that fails before anything was sent is `failed`; after, `unknown`.
@@ -6,32 +6,28 @@ step for the whole group. A group that fails before anything was sent is `failed
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
 from mail_mcp.audit import audit
-from mail_mcp.config.sources import AccountConfig
+from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import InvalidInput, MailError, NotFound, Unsupported, WriteDisabled
 from mail_mcp.imap.flags import parse_change
 from mail_mcp.ids import MessageId
-from mail_mcp.imap import folders as imap_folders
 from mail_mcp.imap import store as imap_writes
-from mail_mcp.mailbox.models import CreatedFolder, FlagChangeResult, FlagOutcome, FolderInfo, Role, TransferOutcome, TransferResult
+from mail_mcp.mailbox.models import CreatedFolder, FlagChangeResult, FlagOutcome, TransferOutcome, TransferResult
 from mail_mcp.mailbox.models import WriteCounts
+from mail_mcp.imap.folders import Folder
 from mail_mcp.mailbox.service import MailService
 
-FOLDER_CACHE_SECONDS = 60.0
-DESTINATION_ROLES: tuple[Role, ...] = ("inbox", "archive", "trash", "junk", "drafts", "sent")
 T = TypeVar("T")
 Group = tuple[str, int]
 
 
-class WriteService:
+class Organizer:
     def __init__(self, service: MailService) -> None:
         self.service = service
-        self._folders: dict[str, tuple[float, list[FolderInfo]]] = {}
 
     # ---------------------------------------------------------------- common steps
 
@@ -69,43 +65,14 @@ class WriteService:
             raise
         except MailError as exc:
             if exc.code == "not_found" and "folder" in exc.details:
-                self._folders.pop(account.id, None)
+                self.service.folders.forget(account.id)
             return None, exc, progress
         return result, None, progress
 
     # ---------------------------------------------------------------- folders
 
-    async def _folder_list(self, account: AccountConfig, refresh: bool) -> list[FolderInfo]:
-        cached = self._folders.get(account.id)
-        if refresh or cached is None or time.monotonic() - cached[0] > FOLDER_CACHE_SECONDS:
-            found = await self.service.pools.get(account.id).run(
-                lambda c: imap_folders.list_folders(c, counts=False), action="listing folders")
-            cached = self._folders[account.id] = (time.monotonic(), found)
-        return cached[1]
-
-    @staticmethod
-    def _match(folders: list[FolderInfo], destination: str) -> FolderInfo | None:
-        for folder in folders:
-            if folder.name == destination or (folder.name.upper() == "INBOX" and destination.upper() == "INBOX"):
-                return folder
-        role = destination.lower()
-        if role not in DESTINATION_ROLES:
-            return None
-        with_role = [f for f in folders if f.role == role and f.selectable]
-        special = [f for f in with_role if f"\\{role}".upper() in {a.upper() for a in f.attributes}]
-        return (special or with_role or [None])[0]
-
-    async def resolve_folder(self, account: AccountConfig, destination: str) -> FolderInfo:
-        """A folder by exact name, else by role (SPECIAL-USE first, then well-known names)."""
-        for refresh in (False, True):
-            folder = self._match(await self._folder_list(account, refresh), destination)
-            if folder is not None:
-                if not folder.selectable:
-                    raise InvalidInput(f"{folder.name!r} cannot hold messages (\\Noselect)", folder=folder.name)
-                return folder
-        what = f"with role {destination.lower()}" if destination.lower() in DESTINATION_ROLES else "named"
-        raise NotFound(f"no folder {what} {destination!r} in account {account.id}; call list_folders, or create "
-                       "one with create_folder", folder=destination)
+    async def resolve_folder(self, account: AccountConfig, destination: str) -> Folder:
+        return await self.service.folders.resolve(account.id, destination)
 
     async def create_folder(self, account_id: str | None, name: str) -> CreatedFolder:
         account = self.writable_account(account_id)
@@ -113,7 +80,7 @@ class WriteService:
             raise InvalidInput("folder names must not be empty or contain control characters", folder=name[:200])
         created = await self.service.pools.get(account.id).run(
             lambda c: imap_writes.create_folder(c, name), action="creating a folder", write=True)
-        self._folders.pop(account.id, None)
+        self.service.folders.forget(account.id)
         audit("create_folder", account.id, folder=name, created=created)
         return CreatedFolder(account=account.id, name=name, created=created)
 

@@ -13,6 +13,7 @@ import mimetypes
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
@@ -22,17 +23,17 @@ from mail_mcp.mime import compose
 from mail_mcp.smtp import client as smtp
 from mail_mcp.audit import audit
 from mail_mcp.mime.compose import Attachment, Draft, Mailbox
-from mail_mcp.config.sources import AccountConfig, SmtpConfig
+from mail_mcp.config.models import AccountConfig, SmtpConfig
 from mail_mcp.errors import InvalidInput, MailError, NotFound, WriteDisabled
 from mail_mcp.ids import MessageId
 from mail_mcp.imap import append as jobs
 from mail_mcp.imap.fetch import decoded_size_estimate
 from mail_mcp.mime import decode_header
-from mail_mcp.mailbox.models import Role
+from mail_mcp.imap.folders import Role
+from mail_mcp.mailbox import originals
 from mail_mcp.mailbox.send_models import AttachmentSpec, Refused, SendResult, SentCopy
 from mail_mcp.mailbox.service import MailService
 
-ROLE_CACHE_SECONDS = 300.0
 HOUR = 3600.0
 PREVIEW_LINES = 8
 
@@ -108,7 +109,6 @@ class SendingService:
         self._results: dict[tuple[str, str], SendResult] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._sent_at: dict[str, deque[float]] = {}
-        self._roles: dict[str, tuple[float, dict[Role, str]]] = {}
 
     # ------------------------------------------------------------------ gates and look-ups
 
@@ -136,13 +136,9 @@ class SendingService:
         return self._locks.setdefault(account_id, anyio.Lock())
 
     async def folder(self, account: AccountConfig, role: Role) -> str | None:
-        cached = self._roles.get(account.id)
-        if cached is None or time.monotonic() - cached[0] > ROLE_CACHE_SECONDS:
-            roles = await self.service.pools.get(account.id).run(jobs.folder_roles, action="listing folders")
-            cached = self._roles[account.id] = (time.monotonic(), roles)
-        return cached[1].get(role)
+        return await self.service.folders.by_role(account.id, role)
 
-    def _account(self, req_account: str | None, *ids: str | None) -> tuple[AccountConfig, list[MessageId | None]]:
+    def resolve_account(self, req_account: str | None, *ids: str | None) -> tuple[AccountConfig, list[MessageId | None]]:
         parsed = [MessageId.parse(i) if i else None for i in ids]
         owners = {m.account for m in parsed if m is not None}
         if len(owners) > 1 or (owners and req_account not in (None, *owners)):
@@ -203,7 +199,7 @@ class SendingService:
         original's text and attachments (enough to ask the person)."""
         if req.reply_to_id and req.forward_id:
             raise InvalidInput("give reply_to_id or forward_id, not both")
-        account, (source,) = self._account(req.account, req.reply_to_id or req.forward_id)
+        account, (source,) = self.resolve_account(req.account, req.reply_to_id or req.forward_id)
         if sending:
             self.smtp_for(account)
         to, cc, bcc = (compose.parse_mailboxes(req.to, "to"), compose.parse_mailboxes(req.cc, "cc"),
@@ -219,15 +215,15 @@ class SendingService:
             pool = self.service.pools.get(account.id)
             if req.forward_id and full:  # envelope, text, then just the attachment parts
                 left = budget - sum(len(f.data) for f in files)
-                original = await pool.run(lambda c: jobs.read_for_forward(c, source, left),
+                original = await pool.run(lambda c: originals.read_for_forward(c, source, left),
                                           action="reading the original", mailbox=source.mailbox)
                 parts: list[Any] = []
             elif req.reply_to_id and full:  # envelope and text, to quote
-                original = await pool.run(lambda c: jobs.read_for_reply(c, source),
+                original = await pool.run(lambda c: originals.read_for_reply(c, source),
                                           action="reading the original", mailbox=source.mailbox)
                 parts = []
             else:
-                original, parts = await pool.run(lambda c: jobs.read_headers(c, source),
+                original, parts = await pool.run(lambda c: originals.read_headers(c, source),
                                                  action="reading the original", mailbox=source.mailbox)
             plan.source, plan.source_subject = source, compose.clean_header(original.subject)
             if req.reply_to_id:
@@ -273,14 +269,14 @@ class SendingService:
         """The stored result of an earlier send with this idempotency key, if any."""
         if not key:
             return None
-        account_id = self._account(account, *ids)[0].id
+        account_id = self.resolve_account(account, *ids)[0].id
         found = self._results.get((account_id, key))
         return found.model_copy(update={"replayed": True}) if found else None
 
     # ------------------------------------------------------------------ sending
 
     async def send(self, req: Request, confirmed_by: str) -> SendResult:
-        account, _ = self._account(req.account, req.reply_to_id or req.forward_id)
+        account, _ = self.resolve_account(req.account, req.reply_to_id or req.forward_id)
         key = (account.id, req.idempotency_key) if req.idempotency_key else None
         try:
             cfg = self.smtp_for(account)
@@ -298,14 +294,28 @@ class SendingService:
         except MailError as exc:
             self.audit_refusal(req, exc)
             raise
-        self._audit("send", result, reply_to_id=req.reply_to_id, forward_id=req.forward_id,
+        self.audit_result("send", result, reply_to_id=req.reply_to_id, forward_id=req.forward_id,
                     idempotency_key=req.idempotency_key)
+        return result
+
+    async def deliver_once(self, account: AccountConfig, key: str, draft: Draft, confirmed_by: str,
+                           on_sent: Callable[[SendResult], Awaitable[None]]) -> SendResult:
+        """Deliver an already built message at most once per key (a replay returns the stored result);
+        `on_sent` runs, under the account's send lock, only after a new delivery that went out."""
+        cfg = self.smtp_for(account)
+        async with self._lock(account.id):
+            if (account.id, key) in self._results:
+                return self._results[(account.id, key)].model_copy(update={"replayed": True})
+            result = await self._deliver(account, cfg, draft, confirmed_by, check_sent=True, reply_to=None)
+            self._results[(account.id, key)] = result
+            if result.status in ("sent", "already_sent"):
+                await on_sent(result)
         return result
 
     def audit_refusal(self, req: Request, exc: MailError) -> None:
         """Refused attempts are audited too (with the recipients as given): they may be exfiltration attempts."""
         try:
-            account_id = self._account(req.account, req.reply_to_id or req.forward_id)[0].id
+            account_id = self.resolve_account(req.account, req.reply_to_id or req.forward_id)[0].id
         except MailError:
             account_id = req.account or "-"
         audit("send", account_id, status="refused", code=exc.code, to=req.to, cc=req.cc, bcc=req.bcc,
@@ -318,7 +328,7 @@ class SendingService:
                           confirmed_by="person", note="The person declined: nothing was sent. Do not retry unless "
                           "they ask; save_draft leaves it for them to edit and send.")
 
-    def _audit(self, action: str, result: SendResult, **extra: Any) -> None:
+    def audit_result(self, action: str, result: SendResult, **extra: Any) -> None:
         audit(action, result.account, status=result.status, message_id=result.message_id, to=result.to,
               cc=result.cc, bcc=result.bcc, accepted=result.accepted, refused=[r.address for r in result.refused],
               sent_copy=result.sent_copy.message_id if result.sent_copy else None, confirmed_by=result.confirmed_by,

@@ -20,7 +20,7 @@ from email.policy import SMTP, SMTPUTF8
 from email import message_from_bytes
 from email.utils import format_datetime, localtime
 
-from mail_mcp.config.sources import ADDRESS_RE, HEADER_UNSAFE
+from mail_mcp.mime.addresses import ADDRESS_RE, HEADER_UNSAFE
 from mail_mcp.errors import InvalidInput
 
 POLICY = SMTP.clone(cte_type="7bit")

@@ -39,7 +39,7 @@ import anyio.from_thread
 import anyio.lowlevel
 from anyio.abc import TaskStatus
 
-from mail_mcp.config.sources import is_loopback
+from mail_mcp.config.models import is_loopback
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer

@@ -10,7 +10,8 @@ from mail_mcp.imap.flags import FLAG_GRAMMAR_DOC, MAX_FLAGS_PER_LIST
 from mail_mcp.mailbox.models import CreatedFolder, FlagChangeResult, TransferResult, WriteCounts
 from mail_mcp.server.schemas import ToolResult, meta
 from mail_mcp.mailbox.service import MailService
-from mail_mcp.mailbox.organizing import DESTINATION_ROLES, WriteService
+from mail_mcp.mailbox.folders import DESTINATION_ROLES
+from mail_mcp.mailbox.organizing import Organizer
 
 WRITE_TOOLS = frozenset({"modify_flags", "move_message", "copy_message", "delete_message", "create_folder"})
 MAX_IDS = 250
@@ -52,7 +53,7 @@ def _summary(verb: str, counts: WriteCounts) -> str:
 def register(server: MCPServer, service: MailService) -> None:
     if not service.settings.any_write_enabled:
         return
-    writes = WriteService(service)
+    writes = Organizer(service)
     ids = ", ".join(a.id for a in service.settings.accounts.values() if a.write_enabled)
 
     @server.tool(annotations=_hints(destructive=False, idempotent=True), title="Add or remove flags")

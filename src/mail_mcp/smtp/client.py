@@ -19,7 +19,7 @@ from typing import Literal
 import aiosmtplib
 import anyio.to_thread
 
-from mail_mcp.config.sources import SmtpConfig
+from mail_mcp.config.models import SmtpConfig
 from mail_mcp.errors import AuthFailed, ConnectionFailed, MailError, ServerError, Timeout, Unsupported
 
 log = logging.getLogger(__name__)

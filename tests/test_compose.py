@@ -21,7 +21,7 @@ BOB = Mailbox("bob@example.test", "Bob Bäcker")
 
 def original(**fields: object) -> Original:
     base: dict[str, object] = dict(
-        message_id="<m2@example.test>", references=("<m1@example.test>",), subject="Plans",
+        header_message_id="<m2@example.test>", references=("<m1@example.test>",), subject="Plans",
         from_=(Mailbox("carol@example.test", "Carol"),), reply_to=(), to=(BOB,), cc=(Mailbox("dan@example.test"),),
         date=datetime(2026, 5, 4, 10, 30, tzinfo=timezone.utc), text="Original text")
     base.update(fields)
@@ -30,7 +30,7 @@ def original(**fields: object) -> Original:
 
 def build(**fields: object) -> compose.Draft:
     base: dict[str, object] = dict(sender=BOB, to=[Mailbox("carol@example.test")], cc=[], bcc=[], subject="Hi",
-                                   text="hello", html=None, attachments=[], message_id="<x@example.test>")
+                                   text="hello", html=None, attachments=[], header_message_id="<x@example.test>")
     base.update(fields)
     return compose.build(**base)  # type: ignore[arg-type]
 
@@ -112,7 +112,7 @@ def test_long_reference_chains_keep_the_root_and_the_newest() -> None:
     refs = tuple(f"<r{i}@example.test>" for i in range(40))
     _, chain = compose.threading(original(references=refs))
     assert len(chain) == compose.MAX_REFERENCES and chain[0] == refs[0] and chain[-1] == "<m2@example.test>"
-    assert compose.threading(original(message_id=None)) == (None, [])
+    assert compose.threading(original(header_message_id=None)) == (None, [])
 
 
 def test_third_party_names_are_cleaned() -> None:
@@ -141,9 +141,9 @@ def test_attachments_and_forwarded_messages() -> None:
 
 
 def test_message_ids_and_allow_list() -> None:
-    assert compose.derive_message_id("example.test", "a", "k") == compose.derive_message_id("example.test", "a", "k")
-    assert compose.derive_message_id("example.test", "a", "k") != compose.derive_message_id("example.test", "b", "k")
-    assert compose.derive_message_id("example.test", "a", None) != compose.derive_message_id("example.test", "a", None)
+    assert compose.derive_header_message_id("example.test", "a", "k") == compose.derive_header_message_id("example.test", "a", "k")
+    assert compose.derive_header_message_id("example.test", "a", "k") != compose.derive_header_message_id("example.test", "b", "k")
+    assert compose.derive_header_message_id("example.test", "a", None) != compose.derive_header_message_id("example.test", "a", None)
     boxes = [Mailbox("a@example.test"), Mailbox("b@other.example"), Mailbox("C@OK.example")]
     assert compose.not_allowed(boxes, ("@example.test", "c@ok.example")) == ["b@other.example"]
     assert compose.not_allowed(boxes, None) == []

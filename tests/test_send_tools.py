@@ -175,7 +175,7 @@ async def test_new_message_arrives_intact(bob: Client, smtp: tuple[int, SmtpSink
     assert b"From: Bob =?utf-8?q?B=C3=A4cker?= <bob@example.test>" in top
     assert re.search(rb"\r\nMessage-ID: <[^<>@\s]+@example\.test>\r\n", top)
     assert re.search(rb"\r\nDate: [A-Z][a-z]{2}, \d", top) and received.content.isascii()
-    assert headers(received.content)["Message-ID"] == data["message_id"]
+    assert headers(received.content)["Message-ID"] == data["header_message_id"]
 
     (summary,) = await find(bob, t)
     detail = (await call(bob, "get_message", message_id=summary["message_id"]))["data"]
@@ -192,7 +192,7 @@ async def test_new_message_arrives_intact(bob: Client, smtp: tuple[int, SmtpSink
     assert copy["saved"] is True and copy["mailbox"] == "Sent"
     kept = (await call(bob, "get_message", message_id=copy["message_id"]))["data"]
     assert [b["email"] for b in kept["bcc"]] == ["dave@example.test"]  # the owner's copy keeps Bcc
-    assert kept["is_read"] is True and kept["header_message_id"] == data["message_id"]
+    assert kept["is_read"] is True and kept["header_message_id"] == data["header_message_id"]
 
 
 async def test_reply_threads_and_sets_answered(bob: Client, smtp: tuple[int, SmtpSink], sandbox: Sandbox) -> None:
@@ -286,7 +286,7 @@ async def test_drafts_round_trip(bob: Client, smtp: tuple[int, SmtpSink], sandbo
     sent = (await call(bob, "send_draft", draft_id=updated["draft_id"]))["data"]
     assert sent["status"] == "sent" and sent["draft_removed"] is True and sent["sent_copy"]["saved"] is True
     assert smtp[1].count == before + 1 and smtp[1].received[-1].rcpt_tos == ["bob@example.test"]
-    assert headers(smtp[1].received[-1].content)["Message-ID"] == updated["message_id"]
+    assert headers(smtp[1].received[-1].content)["Message-ID"] == updated["header_message_id"]
     again = await call_error(bob, "send_draft", draft_id=updated["draft_id"])
     assert again["error"]["code"] == "not_found" and smtp[1].count == before + 1
 
@@ -358,7 +358,7 @@ async def test_idempotency_key_sends_once_also_after_a_restart(bob: Client, sand
     first = (await call(bob, "send_message", **arguments))["data"]
     second = (await call(bob, "send_message", **arguments))["data"]
     assert first["status"] == second["status"] == "sent" and second["replayed"] is True
-    assert first["message_id"] == second["message_id"] and first["message_id"].startswith("<idem.")
+    assert first["header_message_id"] == second["header_message_id"] and first["header_message_id"].startswith("<idem.")
     assert sink.count == before + 1
     async with bob_client(sandbox, port, outbox) as restarted:
         third = (await call(restarted, "send_message", **arguments))["data"]
@@ -466,5 +466,5 @@ async def test_every_send_and_draft_is_audited_without_content(bob: Client, tmp_
     await call(bob, "save_draft", to=["carol@example.test"], body_text=secret)
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert [(r["action"], r["status"]) for r in lines] == [("send", "sent"), ("send", "refused"), ("save_draft", "ok")]
-    assert lines[0]["bcc"] == ["dave@example.test"] and lines[0]["message_id"].startswith("<")
+    assert lines[0]["bcc"] == ["dave@example.test"] and lines[0]["header_message_id"].startswith("<")
     assert lines[1]["code"] == "invalid_input" and secret not in log.read_text()

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
+from mail_mcp.errors import ConfigError
 
 __all__ = [
     "GOOGLE",

@@ -29,19 +29,19 @@ def fetch_one(conn: Connection, mid: MessageId, items: list[bytes]) -> dict[byte
     return data
 
 
-def append(conn: Connection, mailbox: str, raw: bytes, flags: list[bytes], message_id: str) -> tuple[int, int | None]:
+def append(conn: Connection, mailbox: str, raw: bytes, flags: list[bytes], header_message_id: str) -> tuple[int, int | None]:
     """APPEND; the new UID from APPENDUID (UIDPLUS), else found by Message-ID. Returns (uidvalidity, uid)."""
     response = conn.client.append(mailbox, raw, flags=flags)
     found = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
     if found:
         return int(found.group(1)), int(found.group(2))
-    validity, uids = find_by_message_id(conn, mailbox, message_id)
+    validity, uids = find_by_header_message_id(conn, mailbox, header_message_id)
     return validity, (max(uids) if uids else None)
 
 
-def find_by_message_id(conn: Connection, mailbox: str, message_id: str) -> tuple[int, list[int]]:
+def find_by_header_message_id(conn: Connection, mailbox: str, header_message_id: str) -> tuple[int, list[int]]:
     selected = conn.select(mailbox, readonly=True)
-    uids = conn.client.search([b"HEADER", b"Message-ID", message_id.encode("utf-8")])
+    uids = conn.client.search([b"HEADER", b"Message-ID", header_message_id.encode("utf-8")])
     return selected.uidvalidity, sorted(int(u) for u in uids)
 
 
@@ -51,10 +51,10 @@ def read_raw(conn: Connection, mid: MessageId) -> bytes:
     return bytes(data.get(b"BODY[]") or b"")
 
 
-def replace(conn: Connection, old: MessageId, raw: bytes, message_id: str) -> tuple[int, int | None]:
+def replace(conn: Connection, old: MessageId, raw: bytes, header_message_id: str) -> tuple[int, int | None]:
     """APPEND the new draft, then delete the old one by UID (UIDPLUS-scoped expunge)."""
     fetch_one(conn, old, [b"UID"])
-    validity, uid = append(conn, old.mailbox, raw, [b"\\Draft", b"\\Seen"], message_id)
+    validity, uid = append(conn, old.mailbox, raw, [b"\\Draft", b"\\Seen"], header_message_id)
     expunge_uids(conn, old.mailbox, old.uidvalidity, [old.uid])
     return validity, uid
 

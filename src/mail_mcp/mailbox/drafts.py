@@ -16,7 +16,7 @@ from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import InvalidInput, MailError, NotFound
 from mail_mcp.ids import MessageId
 from mail_mcp.imap import append as jobs
-from mail_mcp.mailbox.send_models import DraftResult, SendResult
+from mail_mcp.mailbox.models import DraftResult, SendResult
 from mail_mcp.mailbox.sending import Request, SendingService, question
 
 
@@ -49,25 +49,25 @@ class DraftService:
         if old is not None and old.account != account.id:
             raise InvalidInput("the draft belongs to another account than `account`; leave `account` out")
         plan = await self.sending.plan(req, full=True, sending=False)
-        draft = plan.build(compose.derive_message_id(plan.sender.email.rpartition("@")[2], account.id, None))
+        draft = plan.build(compose.derive_header_message_id(plan.sender.email.rpartition("@")[2], account.id, None))
         folder = old.mailbox if old is not None else await self._draft_folder(account)
         raw = draft.copy_bytes()
         pool = self.service.pools.get(account.id)
         if old is not None:
-            validity, uid = await pool.run(lambda c: jobs.replace(c, old, raw, draft.message_id),
+            validity, uid = await pool.run(lambda c: jobs.replace(c, old, raw, draft.header_message_id),
                                            action="replacing a draft", mailbox=folder, write=True)
         else:
             validity, uid = await pool.run(lambda c: jobs.append(c, folder, raw, [b"\\Draft", b"\\Seen"],
-                                                                 draft.message_id),
+                                                                 draft.header_message_id),
                                            action="saving a draft", mailbox=folder, write=True)
         result = DraftResult(
             draft_id=str(MessageId(account.id, folder, validity, uid)) if uid else None, mailbox=folder,
-            message_id=draft.message_id, subject=plan.subject, to=[str(b) for b in draft.to],
+            header_message_id=draft.header_message_id, subject=plan.subject, to=[str(b) for b in draft.to],
             cc=[str(b) for b in draft.cc], bcc=[str(b) for b in draft.bcc],
             attachments=[f.filename for f in plan.files], in_reply_to=draft.in_reply_to,
             references=draft.references, replaced=replaces)
         audit("update_draft" if replaces else "save_draft", account.id, draft_id=result.draft_id,
-              replaced=replaces, message_id=draft.message_id, to=result.to, cc=result.cc, bcc=result.bcc,
+              replaced=replaces, header_message_id=draft.header_message_id, to=result.to, cc=result.cc, bcc=result.bcc,
               status="ok")
         return result
 
@@ -87,14 +87,14 @@ class DraftService:
             addresses = [a for header in msg.get_all(name) or () for a in getattr(header, "addresses", ())]
             return compose.dedupe(compose.parse_mailbox(a.addr_spec, name.lower()) for a in addresses)
 
-        message_id = compose.first_id(str(msg["Message-ID"] or ""))
-        if message_id is None:
-            message_id = compose.derive_message_id(sender.email.rpartition("@")[2], account.id, None)
-            msg["Message-ID"] = message_id
+        header_message_id = compose.first_id(str(msg["Message-ID"] or ""))
+        if header_message_id is None:
+            header_message_id = compose.derive_header_message_id(sender.email.rpartition("@")[2], account.id, None)
+            msg["Message-ID"] = header_message_id
         del msg["Date"]
         msg["Date"] = format_datetime(localtime())
         in_reply_to = compose.first_id(str(msg["In-Reply-To"] or ""))
-        draft = Draft(msg, sender, boxes("To"), boxes("Cc"), boxes("Bcc"), message_id, in_reply_to,
+        draft = Draft(msg, sender, boxes("To"), boxes("Cc"), boxes("Bcc"), header_message_id, in_reply_to,
                       compose.message_ids([str(msg["References"] or "")]))
         return account, mid, draft
 
@@ -117,7 +117,7 @@ class DraftService:
             self.sending.smtp_for(account)
             if not draft.recipients:
                 raise InvalidInput("the draft has no recipients; update_draft with to, then send it")
-            result = await self.sending.deliver_once(account, "draft:" + draft.message_id, draft, confirmed_by,
+            result = await self.sending.deliver_once(account, "draft:" + draft.header_message_id, draft, confirmed_by,
                                                      on_sent=remove_draft)
         except MailError as exc:
             audit("send_draft", account.id, status="refused", code=exc.code, draft_id=draft_id)

@@ -27,7 +27,7 @@ def to_original(data: dict[bytes, Any], text: str = "", files: tuple[Attachment,
     raw_id = getattr(envelope, "message_id", None)
     date = getattr(envelope, "date", None)
     return Original(
-        message_id=first_id(decode_header(raw_id)) if raw_id else None,
+        header_message_id=first_id(decode_header(raw_id)) if raw_id else None,
         references=tuple(header_references(data)),
         subject=decode_header(getattr(envelope, "subject", None)) if envelope else "",
         from_=boxes("from_"), reply_to=boxes("reply_to"), to=boxes("to"), cc=boxes("cc"),

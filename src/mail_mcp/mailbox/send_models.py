@@ -42,7 +42,7 @@ class SendResult(BaseModel):
         "declined: the person said no, nothing was sent; already_sent: a message with this Message-ID is already "
         "in Sent (an earlier call with the same idempotency_key), nothing was sent now."))
     account: str
-    message_id: str | None = Field(None, description="The Message-ID header of the message.")
+    header_message_id: str | None = Field(None, description="The Message-ID header of the message.")
     subject: str = ""
     to: list[str] = Field(default_factory=list)
     cc: list[str] = Field(default_factory=list)
@@ -67,7 +67,7 @@ class SendResult(BaseModel):
 class DraftResult(BaseModel):
     draft_id: str | None = Field(description="Id of the draft (imap:...): pass it to update_draft or send_draft.")
     mailbox: str
-    message_id: str = Field(description="The Message-ID header of the draft.")
+    header_message_id: str = Field(description="The Message-ID header of the draft.")
     subject: str
     to: list[str]
     cc: list[str]

@@ -31,7 +31,7 @@ from mail_mcp.imap.fetch import decoded_size_estimate
 from mail_mcp.mime import decode_header
 from mail_mcp.imap.folders import Role
 from mail_mcp.mailbox import originals
-from mail_mcp.mailbox.send_models import AttachmentSpec, Refused, SendResult, SentCopy
+from mail_mcp.mailbox.models import AttachmentSpec, Refused, SendResult, SentCopy
 from mail_mcp.mailbox.service import MailService
 
 HOUR = 3600.0
@@ -76,9 +76,9 @@ class Plan:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
 
-    def build(self, message_id: str) -> Draft:
+    def build(self, header_message_id: str) -> Draft:
         return compose.build(sender=self.sender, to=self.to, cc=self.cc, bcc=self.bcc, subject=self.subject,
-                             text=self.text, html=self.html, attachments=self.files, message_id=message_id,
+                             text=self.text, html=self.html, attachments=self.files, header_message_id=header_message_id,
                              in_reply_to=self.in_reply_to, references=self.references)
 
 
@@ -284,9 +284,9 @@ class SendingService:
                 if key and key in self._results:
                     return self._results[key].model_copy(update={"replayed": True})
                 plan = await self.plan(req, full=True, sending=True)
-                message_id = compose.derive_message_id(plan.sender.email.rpartition("@")[2], account.id,
+                header_message_id = compose.derive_header_message_id(plan.sender.email.rpartition("@")[2], account.id,
                                                        req.idempotency_key)
-                result = await self._deliver(account, cfg, plan.build(message_id), confirmed_by,
+                result = await self._deliver(account, cfg, plan.build(header_message_id), confirmed_by,
                                              check_sent=key is not None,
                                              reply_to=plan.source if plan.kind == "reply" else None)
                 if key:
@@ -329,7 +329,7 @@ class SendingService:
                           "they ask; save_draft leaves it for them to edit and send.")
 
     def audit_result(self, action: str, result: SendResult, **extra: Any) -> None:
-        audit(action, result.account, status=result.status, message_id=result.message_id, to=result.to,
+        audit(action, result.account, status=result.status, header_message_id=result.header_message_id, to=result.to,
               cc=result.cc, bcc=result.bcc, accepted=result.accepted, refused=[r.address for r in result.refused],
               sent_copy=result.sent_copy.message_id if result.sent_copy else None, confirmed_by=result.confirmed_by,
               **extra)
@@ -339,10 +339,10 @@ class SendingService:
         self._check_allowed(account, draft.recipients)
         self._check_rate(account.id, cfg)
         base: dict[str, Any] = dict(
-            account=account.id, message_id=draft.message_id, subject=decode_header(draft.message["Subject"] or ""),
+            account=account.id, header_message_id=draft.header_message_id, subject=decode_header(draft.message["Subject"] or ""),
             to=[str(b) for b in draft.to], cc=[str(b) for b in draft.cc], bcc=[str(b) for b in draft.bcc],
             in_reply_to=draft.in_reply_to, references=draft.references, confirmed_by=confirmed_by)
-        if check_sent and (copy := await self._find_sent(account, draft.message_id)) is not None:
+        if check_sent and (copy := await self._find_sent(account, draft.header_message_id)) is not None:
             return SendResult(status="already_sent", sent_copy=copy, **base,
                               note="A message with this Message-ID is already in Sent: it was not sent again.")
         submission = await smtp.submit(cfg, sender=draft.sender.email, recipients=[b.email for b in draft.recipients],
@@ -372,12 +372,12 @@ class SendingService:
                                 f"{wait // 60 + 1} minutes, or save_draft for a person to send.",
                                 retry_after_seconds=wait, limit=cfg.rate_limit)
 
-    async def _find_sent(self, account: AccountConfig, message_id: str) -> SentCopy | None:
+    async def _find_sent(self, account: AccountConfig, header_message_id: str) -> SentCopy | None:
         folder = await self.folder(account, "sent")
         if folder is None:
             return None
         validity, uids = await self.service.pools.get(account.id).run(
-            lambda c: jobs.find_by_message_id(c, folder, message_id), action="searching Sent", mailbox=folder)
+            lambda c: jobs.find_by_header_message_id(c, folder, header_message_id), action="searching Sent", mailbox=folder)
         if not uids:
             return None
         return SentCopy(saved=True, mailbox=folder, message_id=str(MessageId(account.id, folder, validity, uids[-1])))
@@ -395,7 +395,7 @@ class SendingService:
             if folder is None:
                 return SentCopy(saved=False, reason="no Sent folder was found (SPECIAL-USE \\Sent or a usual name)")
             validity, uid = await pool.run(
-                lambda c: jobs.append(c, folder, draft.copy_bytes(), [b"\\Seen"], draft.message_id),
+                lambda c: jobs.append(c, folder, draft.copy_bytes(), [b"\\Seen"], draft.header_message_id),
                 action="saving to Sent", mailbox=folder, write=True)
         except MailError as exc:
             return SentCopy(saved=False, reason=f"sent, but the copy could not be saved: {exc.message}")

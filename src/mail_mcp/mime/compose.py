@@ -152,7 +152,7 @@ def check_attachment(filename: str, content_type: str, field: str) -> tuple[str,
 class Original:
     """What a reply or forward needs from the message it answers (already decoded)."""
 
-    message_id: str | None
+    header_message_id: str | None
     references: tuple[str, ...]
     subject: str
     from_: tuple[Mailbox, ...]
@@ -187,7 +187,7 @@ def forward_subject(subject: str) -> str:
 
 def threading(original: Original) -> tuple[str | None, list[str]]:
     """In-Reply-To and References for a reply (RFC 5322 §3.6.4), References trimmed to the first and newest."""
-    own = message_ids([original.message_id])
+    own = message_ids([original.header_message_id])
     if not own:
         return None, []
     chain = [r for r in message_ids(original.references) if r != own[0]] + own
@@ -228,7 +228,7 @@ def reply_text(body: str, original: Original) -> str:
     return f"{body.rstrip(chr(10))}\n\n{when}{sender} wrote:\n{quoted}\n"
 
 
-def derive_message_id(domain: str, account: str, key: str | None) -> str:
+def derive_header_message_id(domain: str, account: str, key: str | None) -> str:
     """Fresh, or deterministic from an idempotency key so a resend can be found in Sent after a restart."""
     if key is None:
         return f"<{secrets.token_hex(16)}@{domain}>"  # make_msgid would put the process id in it
@@ -245,7 +245,7 @@ class Draft:
     to: list[Mailbox]
     cc: list[Mailbox]
     bcc: list[Mailbox]
-    message_id: str
+    header_message_id: str
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
 
@@ -273,7 +273,7 @@ class Draft:
 
 
 def build(*, sender: Mailbox, to: list[Mailbox], cc: list[Mailbox], bcc: list[Mailbox], subject: str, text: str,
-          html: str | None, attachments: Sequence[Attachment], message_id: str, in_reply_to: str | None = None,
+          html: str | None, attachments: Sequence[Attachment], header_message_id: str, in_reply_to: str | None = None,
           references: Sequence[str] = (), date: datetime | None = None) -> Draft:
     msg = MIMEPart(policy=POLICY)  # sub-parts made from an EmailMessage would each repeat MIME-Version
     msg["From"] = sender.header()
@@ -282,7 +282,7 @@ def build(*, sender: Mailbox, to: list[Mailbox], cc: list[Mailbox], bcc: list[Ma
             msg[name] = [b.header() for b in boxes]
     msg["Subject"] = subject
     msg["Date"] = format_datetime(date or localtime())
-    msg["Message-ID"] = message_id
+    msg["Message-ID"] = header_message_id
     msg["MIME-Version"] = "1.0"
     if in_reply_to:
         msg["In-Reply-To"] = in_reply_to
@@ -299,4 +299,4 @@ def build(*, sender: Mailbox, to: list[Mailbox], cc: list[Mailbox], bcc: list[Ma
         if maintype in ("message", "multipart"):
             maintype, subtype = "application", "octet-stream"
         msg.add_attachment(item.data, maintype=maintype, subtype=subtype, filename=item.filename)
-    return Draft(msg, sender, to, cc, bcc, message_id, in_reply_to, list(references))
+    return Draft(msg, sender, to, cc, bcc, header_message_id, in_reply_to, list(references))

@@ -18,7 +18,7 @@ from mail_mcp.mailbox.drafts import DraftService
 from mail_mcp.audit import audit
 from mail_mcp.errors import MailError, Unsupported
 from mail_mcp.ids import MessageId
-from mail_mcp.mailbox.send_models import AttachmentSpec, DraftResult, SendResult
+from mail_mcp.mailbox.models import AttachmentSpec, DraftResult, SendResult
 from mail_mcp.mailbox.sending import Request, SendingService
 from mail_mcp.server.schemas import ToolResult, meta
 from mail_mcp.mailbox.service import MailService

@@ -10,11 +10,10 @@ import pytest
 from mcp import Client
 
 from mail_mcp.config.models import Settings
-
 from mail_mcp.config.sources import load_settings
+from mail_mcp.mailbox.service import MailService
 from mail_mcp.sandbox import Sandbox
 from mail_mcp.server.app import build_server
-from mail_mcp.mailbox.service import MailService
 
 
 @pytest.fixture(scope="session")

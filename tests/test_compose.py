@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mail_mcp.mime import compose
-from mail_mcp.mime.compose import Attachment, Mailbox, Original
 from mail_mcp.config.sources import load_settings
 from mail_mcp.errors import ConfigError, InvalidInput
+from mail_mcp.mime import compose
+from mail_mcp.mime.compose import Attachment, Mailbox, Original
 
 BOB = Mailbox("bob@example.test", "Bob Bäcker")
 

@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mail_mcp.errors import InvalidInput
-from mail_mcp.imap.flags import ALIASES, SYSTEM_FLAGS, canonical_flag, check_wire_flags, keyword_problem, parse_change
+from mail_mcp.imap.flags import (
+    ALIASES,
+    SYSTEM_FLAGS,
+    canonical_flag,
+    check_wire_flags,
+    keyword_problem,
+    parse_change,
+)
 from mail_mcp.imap.uidset import parse_uid_set, uid_set
 
 INJECTIONS = ["\\Seen) (\\Deleted", "a b", "x\r\nA1 EXPUNGE", '"q"', "{5}", "%", "*", "]", "", "x" * 65, "café",

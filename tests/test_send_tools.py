@@ -25,9 +25,9 @@ from mcp.types import ElicitResult
 
 from mail_mcp.config.sources import load_settings
 from mail_mcp.ids import MessageId
+from mail_mcp.mailbox.service import MailService
 from mail_mcp.sandbox import Sandbox
 from mail_mcp.server.app import build_server
-from mail_mcp.mailbox.service import MailService
 
 from .conftest import call, call_error
 from .smtp_support import SmtpSink, smtp_server

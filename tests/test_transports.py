@@ -21,7 +21,6 @@ from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
 from mail_mcp.config.models import Settings
-from mail_mcp.server.app import build_server
 from mail_mcp.mailbox.service import MailService
 from mail_mcp.serve.transports import (
     BearerAuth,
@@ -32,6 +31,7 @@ from mail_mcp.serve.transports import (
     read_token,
     split_list,
 )
+from mail_mcp.server.app import build_server
 
 pytestmark = pytest.mark.anyio
 TOKEN = "test-token-0123456789abcdef"

@@ -14,12 +14,11 @@ from imapclient import IMAPClient
 from mcp import Client
 
 from mail_mcp.config.models import Settings
-
 from mail_mcp.config.sources import load_settings
 from mail_mcp.ids import MessageId
+from mail_mcp.mailbox.service import MailService
 from mail_mcp.sandbox import Sandbox
 from mail_mcp.server.app import build_server
-from mail_mcp.mailbox.service import MailService
 
 from .conftest import call, call_error
 

@@ -141,10 +141,9 @@ def _main(args: argparse.Namespace, command: str) -> int:
 
 
 def _serve(settings: Settings, http: HttpOptions | None) -> int:
-    from mail_mcp.server.app import build_server
-    from mail_mcp.mailbox.reading import Reader
     from mail_mcp.mailbox.service import MailService
     from mail_mcp.serve.transports import run
+    from mail_mcp.server.app import build_server
 
     service = MailService(settings)
     return run(build_server(service), service, http)

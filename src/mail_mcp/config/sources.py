@@ -12,21 +12,17 @@ globals MAIL_SMTP_SEND_ENABLED, MAIL_SMTP_CONFIRM, MAIL_SMTP_ATTACHMENT_DIR, MAI
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
-import subprocess
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import ValidationError
 
 from mail_mcp.config.models import AccountConfig, Settings, SmtpConfig, is_loopback
 from mail_mcp.config.secrets import run_password_command
 from mail_mcp.errors import ConfigError
-
 
 ACCOUNT_KEYS = {
     "HOST": "host",

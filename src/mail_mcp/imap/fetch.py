@@ -13,10 +13,10 @@ from imapclient.imapclient import _normalise_search_criteria as normalise_search
 
 from mail_mcp.errors import InvalidInput, NotFound
 from mail_mcp.ids import MessageId
-from mail_mcp.mime import Part, attachments, has_attachments, parse_bodystructure, pick_text_parts
+from mail_mcp.imap.connection import Connection, Selected
 from mail_mcp.imap.search import Cursor, Filters, page_start
 from mail_mcp.imap.uidset import parse_uid_set
-from mail_mcp.imap.connection import Connection, Selected
+from mail_mcp.mime import Part, attachments, has_attachments, parse_bodystructure, pick_text_parts
 
 SUMMARY_ITEMS = [b"FLAGS", b"ENVELOPE", b"RFC822.SIZE", b"BODYSTRUCTURE", b"INTERNALDATE"]
 PREVIEW_BYTES = {"text/plain": 1024, "text/html": 8192}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import bisect
 import binascii
+import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass

@@ -13,9 +13,9 @@ from imapclient import exceptions as imap_exc
 from imapclient.response_parser import parse_fetch_response
 
 from mail_mcp.errors import NotFound, ServerError, Unsupported
+from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.flags import check_wire_flags
 from mail_mcp.imap.uidset import parse_uid_set, uid_set
-from mail_mcp.imap.connection import Connection
 
 
 @dataclass

@@ -9,15 +9,16 @@ from __future__ import annotations
 from email import message_from_bytes
 from email.utils import format_datetime, localtime
 
-from mail_mcp.mime import compose
 from mail_mcp.audit import audit
-from mail_mcp.mime.compose import Draft, Mailbox
 from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import InvalidInput, MailError, NotFound
 from mail_mcp.ids import MessageId
 from mail_mcp.imap import append as jobs
 from mail_mcp.mailbox.models import DraftResult, SendResult
-from mail_mcp.mailbox.sending import Request, SendingService, question
+from mail_mcp.mailbox.outgoing import Request, question
+from mail_mcp.mailbox.sending import SendingService
+from mail_mcp.mime import compose
+from mail_mcp.mime.compose import Draft, Mailbox
 
 
 class DraftService:

@@ -12,13 +12,19 @@ from typing import Any, Literal, TypeVar
 
 from mail_mcp.audit import audit
 from mail_mcp.config.models import AccountConfig
-from mail_mcp.errors import InvalidInput, MailError, NotFound, Unsupported, WriteDisabled
-from mail_mcp.imap.flags import parse_change
+from mail_mcp.errors import InvalidInput, MailError, Unsupported, WriteDisabled
 from mail_mcp.ids import MessageId
 from mail_mcp.imap import store as imap_writes
-from mail_mcp.mailbox.models import CreatedFolder, FlagChangeResult, FlagOutcome, TransferOutcome, TransferResult
-from mail_mcp.mailbox.models import WriteCounts
+from mail_mcp.imap.flags import parse_change
 from mail_mcp.imap.folders import Folder
+from mail_mcp.mailbox.models import (
+    CreatedFolder,
+    FlagChangeResult,
+    FlagOutcome,
+    TransferOutcome,
+    TransferResult,
+    WriteCounts,
+)
 from mail_mcp.mailbox.service import MailService
 
 T = TypeVar("T")

@@ -11,7 +11,14 @@ from mail_mcp.imap.append import fetch_one, missing
 from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.fetch import RawMessage, decoded_size_estimate, read_message
 from mail_mcp.mailbox.presenting import header_references, readable_text
-from mail_mcp.mime import Part, attachments, decode_header, decode_transfer, envelope_addresses, parse_bodystructure
+from mail_mcp.mime import (
+    Part,
+    attachments,
+    decode_header,
+    decode_transfer,
+    envelope_addresses,
+    parse_bodystructure,
+)
 from mail_mcp.mime.compose import Attachment, Original, first_id, third_party
 
 HEADER_ITEMS = [b"ENVELOPE", b"BODYSTRUCTURE", b"BODY.PEEK[HEADER.FIELDS (REFERENCES)]"]

@@ -5,12 +5,23 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from mail_mcp.mime.compose import message_ids
 from mail_mcp.ids import MessageId
 from mail_mcp.imap.fetch import RawMessage, decoded_size_estimate
-from mail_mcp.mime import Part, attachments, decode_header, decode_text, decode_transfer, envelope_addresses, has_attachments
-from mail_mcp.mime import pick_text_parts, preview, render_body, slice_text
 from mail_mcp.mailbox.models import Address, AttachmentInfo, Body, MessageDetail, MessageSummary, Role
+from mail_mcp.mime import (
+    Part,
+    attachments,
+    decode_header,
+    decode_text,
+    decode_transfer,
+    envelope_addresses,
+    has_attachments,
+    pick_text_parts,
+    preview,
+    render_body,
+    slice_text,
+)
+from mail_mcp.mime.compose import message_ids
 
 
 def flag_names(data: dict[bytes, Any]) -> list[str]:

@@ -11,8 +11,15 @@ from mail_mcp.imap import fetch as imap_messages
 from mail_mcp.imap import folders as imap_folders
 from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.search import Cursor, Filters
-from mail_mcp.mailbox.models import AccountInfo, AccountList, AttachmentContent, FolderInfo, FolderList
-from mail_mcp.mailbox.models import MessageDetail, MessageList
+from mail_mcp.mailbox.models import (
+    AccountInfo,
+    AccountList,
+    AttachmentContent,
+    FolderInfo,
+    FolderList,
+    MessageDetail,
+    MessageList,
+)
 from mail_mcp.mailbox.presenting import detail, summary
 from mail_mcp.mailbox.service import MailService
 from mail_mcp.mime import Part, decode_text, decode_transfer

@@ -14,14 +14,14 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import message_from_bytes
 from email.headerregistry import Address as HeaderAddress
 from email.message import EmailMessage, MIMEPart
 from email.policy import SMTP, SMTPUTF8
-from email import message_from_bytes
 from email.utils import format_datetime, localtime
 
-from mail_mcp.mime.addresses import ADDRESS_RE, HEADER_UNSAFE
 from mail_mcp.errors import InvalidInput
+from mail_mcp.mime.addresses import ADDRESS_RE, HEADER_UNSAFE
 
 POLICY = SMTP.clone(cte_type="7bit")
 POLICY_UTF8 = SMTPUTF8.clone(cte_type="7bit")

@@ -8,7 +8,13 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from mail_mcp.mime.decode import decode_header, decode_transfer, unfold_header
-from mail_mcp.mime.params import clean_content_id, clean_filename, merge_params, rfc822_filename, split_header_params
+from mail_mcp.mime.params import (
+    clean_content_id,
+    clean_filename,
+    merge_params,
+    rfc822_filename,
+    split_header_params,
+)
 from mail_mcp.mime.structure import MESSAGE_TYPES, Part
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
+from mail_mcp.mime.compose import message_ids
 from mail_mcp.mime.decode import Address, decode_header, decode_text, parse_address_header
 from mail_mcp.mime.html import html_to_text, sanitize_html
 from mail_mcp.mime.message import index_message, parse_message, part_payload, raw_header
@@ -22,7 +23,6 @@ _ATTRIBUTION = re.compile(
     r"|-{2,}\s*(Original Message|Forwarded message)\s*-{2,}|_{5,})\s*$",
     re.IGNORECASE,
 )
-_MSG_ID = re.compile(r"<[^<>\s]+>")
 
 
 @dataclass(frozen=True)
@@ -89,12 +89,6 @@ def slice_text(text: str, offset: int, max_chars: int) -> tuple[str, int | None]
     return text[offset:end], (end if end < len(text) else None)
 
 
-def _message_ids(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return _MSG_ID.findall(value) or value.split()
-
-
 def _date(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -118,7 +112,7 @@ def render_message(raw: bytes, fmt: BodyFormat = "text") -> RenderedMessage:
     def header(name: str) -> str | None:
         return raw_header(msg, name)
 
-    in_reply_to = _message_ids(header("in-reply-to"))
+    in_reply_to = message_ids([header("in-reply-to")])
     message_id = (header("message-id") or "").strip() or None
     return RenderedMessage(
         subject=decode_header(header("subject")),
@@ -129,7 +123,7 @@ def render_message(raw: bytes, fmt: BodyFormat = "text") -> RenderedMessage:
         date=_date(header("date")),
         message_id=message_id,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=_message_ids(header("references")),
+        references=message_ids([header("references")]),
         body=render_body(text_of(plain_part), text_of(html_part), fmt=fmt),
         structure=root,
         attachments=attachments(root),

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mail_mcp.mime.decode import decode_header
-from mail_mcp.mime.params import as_int, as_str, clean_content_id, clean_filename, merge_params, rfc822_filename
+from mail_mcp.mime.params import (
+    as_int,
+    as_str,
+    clean_content_id,
+    clean_filename,
+    merge_params,
+    rfc822_filename,
+)
 
 BODY_TYPES = ("text/plain", "text/html")
 MESSAGE_TYPES = ("message/rfc822", "message/global")

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from mail_mcp import __version__
 from mail_mcp.errors import MailError
+from mail_mcp.mailbox.service import MailService
 from mail_mcp.server import prompts, tools_read, tools_send, tools_write
 from mail_mcp.server.schemas import compact_schema, meta, started
-from mail_mcp.mailbox.service import MailService
 
 log = logging.getLogger("mail_mcp.calls")
 

@@ -9,8 +9,8 @@ from mcp.server import MCPServer
 from mcp.types import BlobResourceContents, CallToolResult, EmbeddedResource, TextContent, ToolAnnotations
 from pydantic import Field
 
-from mail_mcp.mailbox.models import AccountList, AttachmentContent, FolderList, MessageDetail, MessageList
 from mail_mcp.imap.search import Filters
+from mail_mcp.mailbox.models import AccountList, AttachmentContent, FolderList, MessageDetail, MessageList
 from mail_mcp.mailbox.reading import Reader
 from mail_mcp.mailbox.service import MailService
 from mail_mcp.server.schemas import ToolResult, meta

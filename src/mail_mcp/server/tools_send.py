@@ -9,19 +9,20 @@ host's own tool approval, `never` sends without asking (and never elicits).
 from typing import Annotated, Any, Literal
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp.server.elicitation import AcceptedElicitation
+from mcp.server.mcpserver import Context, Elicit, ElicitationResult, Resolve
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
-from mail_mcp.mailbox.drafts import DraftService
 from mail_mcp.audit import audit
 from mail_mcp.errors import MailError, Unsupported
 from mail_mcp.ids import MessageId
+from mail_mcp.mailbox.drafts import DraftService
 from mail_mcp.mailbox.models import AttachmentSpec, DraftResult, SendResult
-from mail_mcp.mailbox.sending import Request, SendingService
-from mail_mcp.server.schemas import ToolResult, meta
+from mail_mcp.mailbox.outgoing import Request
+from mail_mcp.mailbox.sending import SendingService
 from mail_mcp.mailbox.service import MailService
+from mail_mcp.server.schemas import ToolResult, meta
 
 SEND = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
 DRAFT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)

@@ -7,11 +7,11 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mail_mcp.imap.flags import FLAG_GRAMMAR_DOC, MAX_FLAGS_PER_LIST
-from mail_mcp.mailbox.models import CreatedFolder, FlagChangeResult, TransferResult, WriteCounts
-from mail_mcp.server.schemas import ToolResult, meta
-from mail_mcp.mailbox.service import MailService
 from mail_mcp.mailbox.folders import DESTINATION_ROLES
+from mail_mcp.mailbox.models import CreatedFolder, FlagChangeResult, TransferResult, WriteCounts
 from mail_mcp.mailbox.organizing import Organizer
+from mail_mcp.mailbox.service import MailService
+from mail_mcp.server.schemas import ToolResult, meta
 
 WRITE_TOOLS = frozenset({"modify_flags", "move_message", "copy_message", "delete_message", "create_folder"})
 MAX_IDS = 250

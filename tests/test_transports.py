@@ -22,7 +22,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from mail_mcp.config.models import Settings
 from mail_mcp.mailbox.service import MailService
-from mail_mcp.serve.transports import (
+from mail_mcp.serve.http import (
     BearerAuth,
     HttpOptions,
     HttpServer,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from mail_mcp.config.models import Settings
 from mail_mcp.errors import ConfigError, MailError
-from mail_mcp.serve.transports import (
+from mail_mcp.serve.http import (
     ALLOWED_HOSTS_ENV,
     ALLOWED_ORIGINS_ENV,
     DEFAULT_HOST,
@@ -142,7 +142,7 @@ def _main(args: argparse.Namespace, command: str) -> int:
 
 def _serve(settings: Settings, http: HttpOptions | None) -> int:
     from mail_mcp.mailbox.service import MailService
-    from mail_mcp.serve.transports import run
+    from mail_mcp.serve.lifecycle import run
     from mail_mcp.server.app import build_server
 
     service = MailService(settings)

@@ -1,19 +1,10 @@
-"""Serving the MCP server over stdio, SSE or streamable HTTP, and stopping like a good process.
+"""Serving over SSE (legacy hosts, `GET /sse` + `POST /messages/`) or streamable HTTP (`POST /mcp`).
 
-- **stdio**: the SDK's `stdio_server` with our own stdin reader, a daemon thread, so that a signal can stop
-  the server at once (the SDK reads stdin in a worker thread that cancellation has to wait for, which would
-  keep a SIGTERM'd server alive until the host writes another line). fd 0 points at /dev/null while
-  serving, and the SDK points fd 1 at stderr, so children and stray prints never touch the protocol.
-- **sse** (legacy hosts, `GET /sse` + `POST /messages/`) and **http** (streamable HTTP, `POST /mcp`): the
-  SDK's Starlette apps run by uvicorn on a socket we bind ourselves, wrapped in `BearerAuth` when a token
-  is configured. DNS-rebinding protection (Host/Origin checks) is always on with an explicit allow-list:
-  loopback names on a loopback bind, and on any other address the hosts and origins the owner configured.
-  A non-loopback bind without a token or without allowed hosts is refused (`TransportError`).
-- Every transport shares the one `MailService` (and its IMAP pools) the CLI created: nothing is opened in
-  an SDK lifespan (which runs per connection under SSE).
-- SIGTERM / SIGINT / stdin EOF: stop serving (HTTP: stop accepting, give open requests `SHUTDOWN_GRACE`
-  seconds), log out of IMAP within `LOGOUT_BUDGET` seconds, return 0. A second signal forces the HTTP
-  server down without waiting.
+The SDK's Starlette apps run by uvicorn on a socket we bind ourselves, wrapped in `BearerAuth` when a token is
+configured. DNS-rebinding protection (Host/Origin checks) is always on with an explicit allow-list: loopback
+names on a loopback bind, and on any other address the hosts and origins the owner configured. A non-loopback
+bind without a token or without allowed hosts is refused (`TransportError`). On stop: stop accepting, give open
+requests `SHUTDOWN_GRACE` seconds; a second signal forces the server down without waiting.
 """
 
 from __future__ import annotations
@@ -24,12 +15,9 @@ import hashlib
 import hmac
 import logging
 import os
-import signal
 import socket
 import stat
-import sys
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -46,7 +34,6 @@ if TYPE_CHECKING:
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-    from mail_mcp.mailbox.service import MailService
 
 log = logging.getLogger("mail_mcp.transport")
 
@@ -303,114 +290,3 @@ class HttpServer:
 # --------------------------------------------------------------------------- stdio
 
 
-class _Lines:
-    """Async iterator of stdin lines fed by the reader thread (what `stdio_server(stdin=...)` iterates)."""
-
-    def __init__(self, receive: Any) -> None:
-        self._receive = receive
-
-    def __aiter__(self) -> _Lines:
-        return self
-
-    async def __anext__(self) -> str:
-        try:
-            return await self._receive.receive()
-        except anyio.EndOfStream:
-            raise StopAsyncIteration from None
-
-
-@contextlib.contextmanager
-def _claim_stdin() -> Iterator[int]:
-    """Move the protocol's stdin to a private fd and point fd 0 at /dev/null while serving."""
-    try:
-        private = os.dup(0)
-        os.set_inheritable(private, False)
-        null = os.open(os.devnull, os.O_RDONLY)
-    except OSError:  # no usable stdin: read it in place
-        yield 0
-        return
-    try:
-        os.dup2(null, 0)
-        os.close(null)
-        yield private
-    finally:
-        with contextlib.suppress(OSError):
-            os.dup2(private, 0)
-        # `private` stays open: the daemon reader thread may still be blocked on it until the process exits
-
-
-async def serve_stdio(server: MCPServer) -> None:
-    """Serve one MCP session on stdin/stdout until stdin ends or the caller cancels."""
-    from mcp.server.stdio import stdio_server
-
-    send, receive = anyio.create_memory_object_stream[str](16)
-    token = anyio.lowlevel.current_token()
-
-    with _claim_stdin() as fd:
-        def pump() -> None:
-            reader = os.fdopen(fd, "rb", closefd=False)
-            try:
-                for raw in reader:
-                    anyio.from_thread.run(send.send, raw.decode("utf-8", "replace"), token=token)
-            except Exception as exc:  # noqa: BLE001 - the loop is gone or the server stopped reading: just end
-                log.debug("stdin reader ends: %s", exc.__class__.__name__)
-            finally:
-                with contextlib.suppress(Exception):
-                    anyio.from_thread.run_sync(send.close, token=token)
-
-        threading.Thread(target=pump, name="mail-mcp stdin", daemon=True).start()
-        async with receive, stdio_server(stdin=_Lines(receive)) as (read_stream, write_stream):  # type: ignore[arg-type]
-            lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async drives; it takes no stdin
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
-    log.info("stdin closed: shutting down")
-
-
-# --------------------------------------------------------------------------- process lifecycle
-
-
-def run(server: MCPServer, service: MailService, http: HttpOptions | None = None) -> int:
-    """Serve until EOF (stdio) or SIGTERM/SIGINT, then log out of IMAP; returns the exit status (0)."""
-    web = None
-    if http is not None:
-        web = HttpServer(server, http)
-        web.bind()  # a busy port fails here, before anything runs
-    try:
-        anyio.run(_main, server, service, web)
-    finally:
-        # asyncio put SIG_DFL back: a signal during the remaining clean-up (e.g. stopping the sandbox
-        # Dovecot) must not kill us half-way and leave a child behind.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, _already_stopping)
-    return 0
-
-
-def _already_stopping(signum: int, frame: object) -> None:
-    log.info("%s received while stopping; finishing the clean-up", signal.Signals(signum).name)
-
-
-async def _main(server: MCPServer, service: MailService, web: HttpServer | None) -> None:
-    try:
-        async with anyio.create_task_group() as tg:
-            if web is None:
-                scope = anyio.CancelScope()
-                tg.start_soon(_on_signals, lambda signum: scope.cancel())
-                with scope:
-                    await serve_stdio(server)
-            else:
-                tg.start_soon(_on_signals, web.stop)
-                await web.serve()
-            tg.cancel_scope.cancel()
-    finally:
-        with anyio.CancelScope(shield=True), anyio.move_on_after(LOGOUT_BUDGET) as budget:
-            await service.close()
-        if budget.cancelled_caught:
-            log.warning("IMAP logout took longer than %.1fs; closing anyway", LOGOUT_BUDGET)
-        log.info("stopped")
-        sys.stderr.flush()
-
-
-async def _on_signals(stop: Callable[[int], None]) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for signum in signals:
-            log.info("%s received: shutting down", signal.Signals(signum).name)
-            stop(signum)

@@ -50,9 +50,14 @@ class Row:
 
     def as_dict(self) -> dict[str, Any]:
         ours, floor = statistics.median(self.ours), statistics.median(self.floor)
-        return {"operation": self.name, "ours_ms": round(ours, 2), "ours_p95_ms": round(self._p95(self.ours), 2),
-                "floor_ms": round(floor, 2), "ratio": round(ours / floor, 2) if floor else None,
-                "target_met": ours <= 1.5 * floor + 5}
+        return {
+            "operation": self.name,
+            "ours_ms": round(ours, 2),
+            "ours_p95_ms": round(self._p95(self.ours), 2),
+            "floor_ms": round(floor, 2),
+            "ratio": round(ours / floor, 2) if floor else None,
+            "target_met": ours <= 1.5 * floor + 5,
+        }
 
 
 def seed(sandbox: Sandbox, messages: int) -> None:
@@ -61,10 +66,14 @@ def seed(sandbox: Sandbox, messages: int) -> None:
     big = EmailMessage()
     big["From"], big["To"], big["Subject"] = "x@example.test", "alice@example.test", "twenty megabytes"
     big.set_content("The text part of a message with a 20 MB attachment.")
-    big.add_attachment(os.urandom(20 * 1024 * 1024), maintype="application", subtype="octet-stream",
-                       filename="big.bin")
+    big.add_attachment(
+        os.urandom(20 * 1024 * 1024), maintype="application", subtype="octet-stream", filename="big.bin"
+    )
     sandbox.append("alice", BIG_FOLDER, big.as_bytes())
-    print(f"seeded {messages} messages + one 20 MB message in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(
+        f"seeded {messages} messages + one 20 MB message in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
 
 
 def raw_connection(sandbox: Sandbox) -> IMAPClient:
@@ -169,18 +178,28 @@ def peak_rss_mb(pid: int | None) -> float | None:
 
 
 async def run(sandbox: Sandbox, repeat: int, messages: int, smtp_port: int) -> dict[str, Any]:
-    env = {**sandbox.env(), "PATH": os.environ["PATH"], "MAIL_MCP_LOG_LEVEL": "WARNING",
-           "MAIL_IMAP_WRITE_ENABLED": "true", "MAIL_SMTP_SEND_ENABLED": "true",
-           "MAIL_SMTP_DEFAULT_HOST": "127.0.0.1", "MAIL_SMTP_DEFAULT_PORT": str(smtp_port),
-           "MAIL_SMTP_DEFAULT_SECURITY": "plain", "MAIL_SMTP_DEFAULT_FROM": "alice@example.test"}
+    env = {
+        **sandbox.env(),
+        "PATH": os.environ["PATH"],
+        "MAIL_MCP_LOG_LEVEL": "WARNING",
+        "MAIL_IMAP_WRITE_ENABLED": "true",
+        "MAIL_SMTP_SEND_ENABLED": "true",
+        "MAIL_SMTP_DEFAULT_HOST": "127.0.0.1",
+        "MAIL_SMTP_DEFAULT_PORT": str(smtp_port),
+        "MAIL_SMTP_DEFAULT_SECURITY": "plain",
+        "MAIL_SMTP_DEFAULT_FROM": "alice@example.test",
+    }
     params = StdioServerParameters(command=sys.executable, args=["-m", "mail_mcp"], env=env)
     imap = raw_connection(sandbox)
     started = time.perf_counter()
     async with Client(params) as client:
         tools = await client.list_tools()
         startup_ms = (time.perf_counter() - started) * 1000
-        tools_bytes = len(json.dumps([t.model_dump(mode="json", by_alias=True, exclude_none=True)
-                                      for t in tools.tools]).encode())
+        tools_bytes = len(
+            json.dumps(
+                [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools.tools]
+            ).encode()
+        )
         pid = server_pid()
         first = await client.call_tool("list_messages", {"limit": PAGE})
         newest = first.structured_content["data"]["messages"][0]["message_id"]  # type: ignore[index]
@@ -199,21 +218,44 @@ async def run(sandbox: Sandbox, repeat: int, messages: int, smtp_port: int) -> d
         rss_before_big = peak_rss_mb(pid)
 
         operations: list[tuple[str, Callable[[], Awaitable[Any]], Callable[[], Any]]] = [
-            ("list_folders (with counts)", lambda: client.call_tool("list_folders", {}),
-             lambda: floor_list_folders(imap)),
-            ("list_messages page 1", lambda: client.call_tool("list_messages", {"limit": PAGE}),
-             lambda: floor_page(imap, ["ALL"], None, 0)),
-            *[(f"list_messages page {n} (cursor)",
-               lambda c=cursors[n]: client.call_tool("list_messages", {"cursor": c, "limit": PAGE}),
-               lambda n=n: floor_page(imap, ["ALL"], None, (n - 1) * PAGE)) for n in deep],
-            ("search subject (ASCII)", lambda: client.call_tool("list_messages", {"subject": "invoice"}),
-             lambda: floor_page(imap, ["SUBJECT", "invoice"], None, 0)),
-            ("search subject (non-ASCII)", lambda: client.call_tool("list_messages", {"subject": "Grüße"}),
-             lambda: floor_page(imap, ["SUBJECT", "Grüße"], "UTF-8", 0)),
-            ("get_message (small)", lambda: client.call_tool("get_message", {"message_id": newest}),
-             lambda: floor_get(imap, "INBOX", newest_uid)),
-            ("get_message (20 MB attachment)", lambda: client.call_tool("get_message", {"message_id": big_id}),
-             lambda: floor_get(imap, BIG_FOLDER, big_uid)),
+            (
+                "list_folders (with counts)",
+                lambda: client.call_tool("list_folders", {}),
+                lambda: floor_list_folders(imap),
+            ),
+            (
+                "list_messages page 1",
+                lambda: client.call_tool("list_messages", {"limit": PAGE}),
+                lambda: floor_page(imap, ["ALL"], None, 0),
+            ),
+            *[
+                (
+                    f"list_messages page {n} (cursor)",
+                    lambda c=cursors[n]: client.call_tool("list_messages", {"cursor": c, "limit": PAGE}),
+                    lambda n=n: floor_page(imap, ["ALL"], None, (n - 1) * PAGE),
+                )
+                for n in deep
+            ],
+            (
+                "search subject (ASCII)",
+                lambda: client.call_tool("list_messages", {"subject": "invoice"}),
+                lambda: floor_page(imap, ["SUBJECT", "invoice"], None, 0),
+            ),
+            (
+                "search subject (non-ASCII)",
+                lambda: client.call_tool("list_messages", {"subject": "Grüße"}),
+                lambda: floor_page(imap, ["SUBJECT", "Grüße"], "UTF-8", 0),
+            ),
+            (
+                "get_message (small)",
+                lambda: client.call_tool("get_message", {"message_id": newest}),
+                lambda: floor_get(imap, "INBOX", newest_uid),
+            ),
+            (
+                "get_message (20 MB attachment)",
+                lambda: client.call_tool("get_message", {"message_id": big_id}),
+                lambda: floor_get(imap, BIG_FOLDER, big_uid),
+            ),
         ]
         writes = min(repeat, WRITE_REPEAT)
         floor_select(imap, "INBOX")
@@ -221,27 +263,50 @@ async def run(sandbox: Sandbox, repeat: int, messages: int, smtp_port: int) -> d
         ids = [f"{newest.rsplit(':', 1)[0]}:{uid}" for uid in oldest]
         per_run = 1 + 250
         need = (writes + 1) * per_run * 2
-        ours_moves = iter(_chunks(ids[:need // 2], (1, 250)))
+        ours_moves = iter(_chunks(ids[: need // 2], (1, 250)))
         floor_moves = iter(_chunks(oldest[need // 2 : need], (1, 250)))
         inbox_ids = ids[-250:]
         smtp = smtplib.SMTP("127.0.0.1", smtp_port)
         sent_raw = _plain_message()
         operations += [
-            ("mark 1 read", lambda: client.call_tool("modify_flags", {"message_ids": inbox_ids[:1],
-                                                                      "add_flags": ["read"]}),
-             lambda: floor_store(imap, [int(inbox_ids[0].rsplit(":", 1)[1])])),
-            ("mark 250 read", lambda: client.call_tool("modify_flags", {"message_ids": inbox_ids,
-                                                                        "add_flags": ["read"]}),
-             lambda: floor_store(imap, [int(i.rsplit(":", 1)[1]) for i in inbox_ids])),
-            ("move 1", lambda: client.call_tool("move_message", {"message_ids": next(ours_moves),
-                                                                 "destination": MOVED_TO}),
-             lambda: floor_move(imap, floor_moves)),
-            ("move 250", lambda: client.call_tool("move_message", {"message_ids": next(ours_moves),
-                                                                   "destination": MOVED_TO}),
-             lambda: floor_move(imap, floor_moves)),
-            ("send one message + save to Sent", lambda: client.call_tool("send_message", {
-                "to": ["bob@example.test"], "subject": "bench", "body_text": "Hello from the benchmark."}),
-             lambda: floor_send(smtp, imap, sent_raw)),
+            (
+                "mark 1 read",
+                lambda: client.call_tool(
+                    "modify_flags", {"message_ids": inbox_ids[:1], "add_flags": ["read"]}
+                ),
+                lambda: floor_store(imap, [int(inbox_ids[0].rsplit(":", 1)[1])]),
+            ),
+            (
+                "mark 250 read",
+                lambda: client.call_tool("modify_flags", {"message_ids": inbox_ids, "add_flags": ["read"]}),
+                lambda: floor_store(imap, [int(i.rsplit(":", 1)[1]) for i in inbox_ids]),
+            ),
+            (
+                "move 1",
+                lambda: client.call_tool(
+                    "move_message", {"message_ids": next(ours_moves), "destination": MOVED_TO}
+                ),
+                lambda: floor_move(imap, floor_moves),
+            ),
+            (
+                "move 250",
+                lambda: client.call_tool(
+                    "move_message", {"message_ids": next(ours_moves), "destination": MOVED_TO}
+                ),
+                lambda: floor_move(imap, floor_moves),
+            ),
+            (
+                "send one message + save to Sent",
+                lambda: client.call_tool(
+                    "send_message",
+                    {
+                        "to": ["bob@example.test"],
+                        "subject": "bench",
+                        "body_text": "Hello from the benchmark.",
+                    },
+                ),
+                lambda: floor_send(smtp, imap, sent_raw),
+            ),
         ]
         rows = []
         for name, ours, floor in operations:
@@ -256,10 +321,17 @@ async def run(sandbox: Sandbox, repeat: int, messages: int, smtp_port: int) -> d
         rss_after = peak_rss_mb(pid)
         smtp.quit()
     imap.logout()
-    return {"messages": messages, "repeat": repeat, "startup_ms": round(startup_ms, 1),
-            "tools_list_bytes": tools_bytes, "peak_rss_mb": rss_after,
-            "rss_growth_20mb_read_mb": None if rss_before_big is None or rss_after is None
-            else round(rss_after - rss_before_big, 1), "rows": rows}
+    return {
+        "messages": messages,
+        "repeat": repeat,
+        "startup_ms": round(startup_ms, 1),
+        "tools_list_bytes": tools_bytes,
+        "peak_rss_mb": rss_after,
+        "rss_growth_20mb_read_mb": None
+        if rss_before_big is None or rss_after is None
+        else round(rss_after - rss_before_big, 1),
+        "rows": rows,
+    }
 
 
 def _chunks(items: list[Any], sizes: tuple[int, ...]) -> Iterator[list[Any]]:
@@ -280,15 +352,24 @@ def _plain_message() -> bytes:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [f"INBOX: {report['messages']:,} messages; {report['repeat']} runs per read operation, "
-             f"{min(report['repeat'], WRITE_REPEAT)} per write/send (medians, ms)", "",
-             "| operation | ours | ours p95 | floor | ratio | ≤1.5×floor+5ms |", "|---|---:|---:|---:|---:|:-:|"]
+    lines = [
+        f"INBOX: {report['messages']:,} messages; {report['repeat']} runs per read operation, "
+        f"{min(report['repeat'], WRITE_REPEAT)} per write/send (medians, ms)",
+        "",
+        "| operation | ours | ours p95 | floor | ratio | ≤1.5×floor+5ms |",
+        "|---|---:|---:|---:|---:|:-:|",
+    ]
     for row in report["rows"]:
-        lines.append(f"| {row['operation']} | {row['ours_ms']} | {row['ours_p95_ms']} | {row['floor_ms']} | "
-                     f"{row['ratio']} | {'yes' if row['target_met'] else 'NO'} |")
-    lines += ["", f"start-up (spawn to tools/list answered): {report['startup_ms']} ms; "
-              f"peak RSS: {report['peak_rss_mb']} MB (growth while reading the 20 MB message: "
-              f"{report['rss_growth_20mb_read_mb']} MB); tools/list: {report['tools_list_bytes']:,} bytes"]
+        lines.append(
+            f"| {row['operation']} | {row['ours_ms']} | {row['ours_p95_ms']} | {row['floor_ms']} | "
+            f"{row['ratio']} | {'yes' if row['target_met'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        f"start-up (spawn to tools/list answered): {report['startup_ms']} ms; "
+        f"peak RSS: {report['peak_rss_mb']} MB (growth while reading the 20 MB message: "
+        f"{report['rss_growth_20mb_read_mb']} MB); tools/list: {report['tools_list_bytes']:,} bytes",
+    ]
     return "\n".join(lines)
 
 
@@ -299,15 +380,23 @@ async def _skip_validation(self: ClientSession, name: str, result: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--smoke", action="store_true", help="1,500 messages, one repetition")
     parser.add_argument("--json", help="also write the report to this file")
-    parser.add_argument("--client-validation", action="store_true",
-                        help="keep the SDK client's jsonschema check of every result in the timings")
-    parser.add_argument("--tokens", action="store_true",
-                        help="also count cl100k_base tokens of tools/list and typical results (bench/tokens.py)")
+    parser.add_argument(
+        "--client-validation",
+        action="store_true",
+        help="keep the SDK client's jsonschema check of every result in the timings",
+    )
+    parser.add_argument(
+        "--tokens",
+        action="store_true",
+        help="also count cl100k_base tokens of tools/list and typical results (bench/tokens.py)",
+    )
     args = parser.parse_args(argv)
     if not args.client_validation:
         ClientSession.validate_tool_result = _skip_validation  # type: ignore[method-assign]

@@ -70,9 +70,20 @@ class Entry:
 class Rule:
     """An armed fault; made by the `FaultProxy` methods, never directly."""
 
-    def __init__(self, pattern: str | re.Pattern[str], action: Action, *, nth: int = 1, times: int = 1,
-                 reply: bytes = b"", close: bool = False, duration: float | None = None,
-                 forward: bool = False, wait_reply: bool = True, reply_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        pattern: str | re.Pattern[str],
+        action: Action,
+        *,
+        nth: int = 1,
+        times: int = 1,
+        reply: bytes = b"",
+        close: bool = False,
+        duration: float | None = None,
+        forward: bool = False,
+        wait_reply: bool = True,
+        reply_timeout: float = 5.0,
+    ) -> None:
         if nth < 1 or times < 1:
             raise ValueError("nth and times must be at least 1")
         self.pattern = re.compile(pattern, re.IGNORECASE) if isinstance(pattern, str) else pattern
@@ -91,8 +102,10 @@ class Rule:
         self._released = threading.Event()
 
     def __repr__(self) -> str:
-        return (f"Rule({self.action} {self.pattern.pattern!r} nth={self.nth} times={self.times} "
-                f"hits={self.hits} reached={self.reached_upstream})")
+        return (
+            f"Rule({self.action} {self.pattern.pattern!r} nth={self.nth} times={self.times} "
+            f"hits={self.hits} reached={self.reached_upstream})"
+        )
 
     def release(self) -> None:
         """End a stall now (and let any later firing of this rule pass at once)."""
@@ -170,7 +183,9 @@ class _Reader:
 
 
 class _Conn:
-    def __init__(self, proxy: FaultProxy, number: int, client: socket.socket, upstream: socket.socket) -> None:
+    def __init__(
+        self, proxy: FaultProxy, number: int, client: socket.socket, upstream: socket.socket
+    ) -> None:
         self.proxy, self.number = proxy, number
         self.client, self.upstream = client, upstream
         self.client_in, self.upstream_in = _Reader(client), _Reader(upstream)
@@ -313,8 +328,9 @@ class FaultProxy:
         self._listener = socket.create_server((self.host, 0))
         self._listener.settimeout(_POLL)
         self.port: int = self._listener.getsockname()[1]
-        self._acceptor = threading.Thread(target=self._accept_loop, name=f"faultproxy-{self.port}",
-                                          daemon=True)
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name=f"faultproxy-{self.port}", daemon=True
+        )
         self._acceptor.start()
 
     def __enter__(self) -> Self:
@@ -332,19 +348,41 @@ class FaultProxy:
         """Close both sides instead of forwarding the matching command: nothing of it reaches the server."""
         return self._arm(Rule(pattern, "cut_before", nth=nth, times=times))
 
-    def cut_after_send(self, pattern: str | re.Pattern[str], *, nth: int = 1, times: int = 1,
-                       wait_reply: bool = True, reply_timeout: float = 5.0) -> Rule:
+    def cut_after_send(
+        self,
+        pattern: str | re.Pattern[str],
+        *,
+        nth: int = 1,
+        times: int = 1,
+        wait_reply: bool = True,
+        reply_timeout: float = 5.0,
+    ) -> Rule:
         """Forward the whole command (literals; for SMTP DATA the message through the dot), then cut.
 
         With `wait_reply` the cut happens when the server's reply arrives (it is recorded in
         `Rule.upstream_reply`, never relayed), so the server has executed the command before the client sees
         the connection drop; otherwise right after the last byte is forwarded.
         """
-        return self._arm(Rule(pattern, "cut_after_send", nth=nth, times=times, wait_reply=wait_reply,
-                              reply_timeout=reply_timeout))
+        return self._arm(
+            Rule(
+                pattern,
+                "cut_after_send",
+                nth=nth,
+                times=times,
+                wait_reply=wait_reply,
+                reply_timeout=reply_timeout,
+            )
+        )
 
-    def stall(self, pattern: str | re.Pattern[str], duration: float | None = None, *, forward: bool = False,
-              nth: int = 1, times: int = 1) -> Rule:
+    def stall(
+        self,
+        pattern: str | re.Pattern[str],
+        duration: float | None = None,
+        *,
+        forward: bool = False,
+        nth: int = 1,
+        times: int = 1,
+    ) -> Rule:
         """Freeze the connection at the matching command for `duration` seconds or until `Rule.release`.
 
         Nothing is relayed to the client meanwhile; the command itself is held back too unless `forward`
@@ -352,8 +390,15 @@ class FaultProxy:
         """
         return self._arm(Rule(pattern, "stall", nth=nth, times=times, duration=duration, forward=forward))
 
-    def replace_reply(self, pattern: str | re.Pattern[str], reply: bytes, *, close: bool = False,
-                      nth: int = 1, times: int = 1) -> Rule:
+    def replace_reply(
+        self,
+        pattern: str | re.Pattern[str],
+        reply: bytes,
+        *,
+        close: bool = False,
+        nth: int = 1,
+        times: int = 1,
+    ) -> Rule:
         """Forward the command but send `reply` (raw bytes, with CRLF) instead of the server's whole answer.
 
         For IMAP that is every response up to and including the tagged one (continuations are relayed), for
@@ -435,9 +480,13 @@ class FaultProxy:
         """The decoded lines (no CRLF) in one direction, e.g. ``"a3 APPEND INBOX {42}"``."""
         with self._lock:
             entries = list(self.transcript)
-        return [e.data.decode("utf-8", "replace").rstrip("\r\n") for e in entries
-                if e.direction == direction and e.kind in ("line", "event")
-                and (e.delivered or not delivered_only)]
+        return [
+            e.data.decode("utf-8", "replace").rstrip("\r\n")
+            for e in entries
+            if e.direction == direction
+            and e.kind in ("line", "event")
+            and (e.delivered or not delivered_only)
+        ]
 
     def dump(self) -> str:
         """The whole transcript, one entry per line, for assertion messages."""
@@ -474,8 +523,12 @@ class FaultProxy:
             else:
                 pumps = (self._smtp_client_side, self._smtp_server_side)
             for pump, side in zip(pumps, ("c2s", "s2c"), strict=True):
-                thread = threading.Thread(target=self._run, args=(pump, conn),
-                                          name=f"faultproxy-{self.port}-{conn.number}-{side}", daemon=True)
+                thread = threading.Thread(
+                    target=self._run,
+                    args=(pump, conn),
+                    name=f"faultproxy-{self.port}-{conn.number}-{side}",
+                    daemon=True,
+                )
                 conn.threads.append(thread)
             conn.event(f"connected to {self.upstream[0]}:{self.upstream[1]}")
             for thread in conn.threads:
@@ -493,8 +546,9 @@ class FaultProxy:
                 conn.end_fault(fault, None)
             conn.thread_done()
 
-    def _begin(self, conn: _Conn, rule: Rule | None, line: bytes, tag: bytes, seq: int,
-               last_seq: int | None) -> _Fault | None:
+    def _begin(
+        self, conn: _Conn, rule: Rule | None, line: bytes, tag: bytes, seq: int, last_seq: int | None
+    ) -> _Fault | None:
         """Apply the start of a rule to a command about to be forwarded; _Gone if the connection ended."""
         if rule is None:
             return None
@@ -719,4 +773,3 @@ class FaultProxy:
                 continue
             for line in lines:
                 conn.to_client(line, "line")
-

@@ -40,8 +40,9 @@ class SmtpSink:
     def count(self) -> int:
         return len(self.received)
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
         if address.lower().startswith("refuse"):
             return "550 5.1.1 <%s>: mailbox unavailable" % address
         envelope.rcpt_tos.append(address)
@@ -49,8 +50,9 @@ class SmtpSink:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content = bytes(envelope.original_content)
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), content,
-                                      list(envelope.mail_options)))
+        self.received.append(
+            Received(envelope.mail_from, list(envelope.rcpt_tos), content, list(envelope.mail_options))
+        )
         for rcpt in envelope.rcpt_tos:
             if rcpt.lower() in self.local:
                 await asyncio.to_thread(self.sandbox.deliver, rcpt.lower(), content, envelope.mail_from)
@@ -73,9 +75,13 @@ def _server_context(sandbox: Sandbox) -> ssl.SSLContext:
 
 
 @contextmanager
-def smtp_server(sandbox: Sandbox, *, drop_after_data: bool = False,
-                security: Literal["plain", "starttls", "tls"] = "plain",
-                auth: dict[str, str] | None = None) -> Iterator[tuple[int, SmtpSink]]:
+def smtp_server(
+    sandbox: Sandbox,
+    *,
+    drop_after_data: bool = False,
+    security: Literal["plain", "starttls", "tls"] = "plain",
+    auth: dict[str, str] | None = None,
+) -> Iterator[tuple[int, SmtpSink]]:
     """Run a sink; yields (port, sink). `auth` maps user names to passwords and makes AUTH required."""
     sink = SmtpSink(sandbox, drop_after_data)
     kwargs: dict[str, Any] = {"enable_SMTPUTF8": True}
@@ -85,11 +91,14 @@ def smtp_server(sandbox: Sandbox, *, drop_after_data: bool = False,
         kwargs["tls_context"] = _server_context(sandbox)
         kwargs["require_starttls"] = True
     if auth is not None:
+
         def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
             ok = isinstance(data, LoginPassword) and auth.get(data.login.decode()) == data.password.decode()
             return AuthResult(success=ok, handled=False)
 
-        kwargs.update(authenticator=check, auth_required=True, auth_require_tls=security == "starttls")  # implicit TLS is invisible to aiosmtpd
+        kwargs.update(
+            authenticator=check, auth_required=True, auth_require_tls=security == "starttls"
+        )  # implicit TLS is invisible to aiosmtpd
     controller = Controller(sink, hostname="127.0.0.1", port=_free_port(), **kwargs)
     controller.start()
     try:

@@ -13,8 +13,14 @@ BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench.py"
 
 def test_benchmark_smoke_mode_reports_every_operation(tmp_path: Path) -> None:
     out = tmp_path / "report.json"
-    done = subprocess.run([sys.executable, str(BENCH), "--smoke", "--json", str(out)], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "MAIL_MCP_LOG_LEVEL": "WARNING"}, check=False)
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--smoke", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MAIL_MCP_LOG_LEVEL": "WARNING"},
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     names = [row["operation"] for row in report["rows"]]

@@ -18,8 +18,11 @@ MAIL_MCP = [sys.executable, "-m", "mail_mcp"]
 
 
 def server_params(env: dict[str, str], *args: str) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "mail_mcp", *args],
-                                 env={**env, "PATH": os.environ["PATH"], "MAIL_MCP_LOG_LEVEL": "DEBUG"})
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mail_mcp", *args],
+        env={**env, "PATH": os.environ["PATH"], "MAIL_MCP_LOG_LEVEL": "DEBUG"},
+    )
 
 
 async def test_stdio_subprocess_lists_and_reads(sandbox: Sandbox) -> None:
@@ -44,8 +47,14 @@ async def test_sandbox_command_serves_sample_mail() -> None:
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*MAIL_MCP, *args], env={"PATH": os.environ["PATH"], **env}, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [*MAIL_MCP, *args],
+        env={"PATH": os.environ["PATH"], **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_check_ok(sandbox: Sandbox) -> None:
@@ -76,8 +85,12 @@ def test_check_tls_needs_the_right_ca(sandbox: Sandbox, tmp_path: Path) -> None:
 
 
 def test_bad_config_exits_naming_the_variable() -> None:
-    env = {"MAIL_IMAP_DEFAULT_HOST": "imap.example.org", "MAIL_IMAP_DEFAULT_USER": "u",
-           "MAIL_IMAP_DEFAULT_PASS": "p", "MAIL_IMAP_DEFAULT_PORT": "not-a-port"}
+    env = {
+        "MAIL_IMAP_DEFAULT_HOST": "imap.example.org",
+        "MAIL_IMAP_DEFAULT_USER": "u",
+        "MAIL_IMAP_DEFAULT_PASS": "p",
+        "MAIL_IMAP_DEFAULT_PORT": "not-a-port",
+    }
     done = run_cli("serve", env=env)
     assert done.returncode == 2 and "MAIL_IMAP_DEFAULT_PORT" in done.stderr
     assert done.stdout == ""
@@ -86,15 +99,38 @@ def test_bad_config_exits_naming_the_variable() -> None:
 def test_stdout_carries_only_protocol_messages(sandbox: Sandbox) -> None:
     """With debug logging on, every stdout line is a JSON-RPC message; logs go to stderr."""
     requests = [
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_folders", "arguments": {}}},
-        {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "get_message",
-                                                                       "arguments": {"message_id": "bad"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "list_folders", "arguments": {}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "tools/call",
+            "params": {"name": "get_message", "arguments": {"message_id": "bad"}},
+        },
     ]
-    with subprocess.Popen([*MAIL_MCP, "--log-level", "DEBUG"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env={"PATH": os.environ["PATH"], **sandbox.env()}) as proc:
+    with subprocess.Popen(
+        [*MAIL_MCP, "--log-level", "DEBUG"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={"PATH": os.environ["PATH"], **sandbox.env()},
+    ) as proc:
         assert proc.stdin and proc.stdout and proc.stderr
         lines = []
         for request in requests:

@@ -9,8 +9,11 @@ import pytest
 from mail_mcp.config.sources import load_settings
 from mail_mcp.errors import ConfigError
 
-BASE = {"MAIL_IMAP_DEFAULT_HOST": "imap.example.org", "MAIL_IMAP_DEFAULT_USER": "me@example.org",
-        "MAIL_IMAP_DEFAULT_PASS": "s3cret-pass"}
+BASE = {
+    "MAIL_IMAP_DEFAULT_HOST": "imap.example.org",
+    "MAIL_IMAP_DEFAULT_USER": "me@example.org",
+    "MAIL_IMAP_DEFAULT_PASS": "s3cret-pass",
+}
 
 
 def test_env_account_defaults() -> None:
@@ -23,9 +26,15 @@ def test_env_account_defaults() -> None:
 
 
 def test_several_accounts_and_write_gate() -> None:
-    env = {**BASE, "MAIL_IMAP_WORK_MAIL_HOST": "127.0.0.1", "MAIL_IMAP_WORK_MAIL_USER": "bob",
-           "MAIL_IMAP_WORK_MAIL_PASS": "x", "MAIL_IMAP_WORK_MAIL_SECURITY": "plain",
-           "MAIL_IMAP_WRITE_ENABLED": "true", "MAIL_IMAP_WORK_MAIL_WRITE_ENABLED": "no"}
+    env = {
+        **BASE,
+        "MAIL_IMAP_WORK_MAIL_HOST": "127.0.0.1",
+        "MAIL_IMAP_WORK_MAIL_USER": "bob",
+        "MAIL_IMAP_WORK_MAIL_PASS": "x",
+        "MAIL_IMAP_WORK_MAIL_SECURITY": "plain",
+        "MAIL_IMAP_WRITE_ENABLED": "true",
+        "MAIL_IMAP_WORK_MAIL_WRITE_ENABLED": "no",
+    }
     settings = load_settings(env=env)
     assert set(settings.accounts) == {"default", "work_mail"}
     assert settings.accounts["default"].write_enabled is True
@@ -37,7 +46,9 @@ def test_plain_refused_for_remote_host() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(env={**BASE, "MAIL_IMAP_DEFAULT_SECURITY": "plain"})
     assert caught.value.setting == "MAIL_IMAP_DEFAULT_SECURITY"
-    assert load_settings(env={**BASE, "MAIL_IMAP_DEFAULT_SECURITY": "plain", "MAIL_IMAP_DEFAULT_ALLOW_PLAIN": "1"})
+    assert load_settings(
+        env={**BASE, "MAIL_IMAP_DEFAULT_SECURITY": "plain", "MAIL_IMAP_DEFAULT_ALLOW_PLAIN": "1"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -48,8 +59,10 @@ def test_plain_refused_for_remote_host() -> None:
         ({"MAIL_IMAP_DEFAULT_SECURITY": "ssl"}, "MAIL_IMAP_DEFAULT_SECURITY"),
         ({"MAIL_IMAP_WRITE_ENABLED": "maybe"}, "MAIL_IMAP_WRITE_ENABLED"),
         ({"MAIL_IMAP_DEFAULT_CA_FILE": "/nonexistent/ca.pem"}, "MAIL_IMAP_DEFAULT_CA_FILE"),
-        ({"MAIL_IMAP_BAD.ID_HOST": "x", "MAIL_IMAP_BAD.ID_USER": "u", "MAIL_IMAP_BAD.ID_PASS": "p"},
-         "account bad.id.id"),
+        (
+            {"MAIL_IMAP_BAD.ID_HOST": "x", "MAIL_IMAP_BAD.ID_USER": "u", "MAIL_IMAP_BAD.ID_PASS": "p"},
+            "account bad.id.id",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(extra: dict[str, str], setting: str) -> None:
@@ -69,7 +82,9 @@ def test_missing_password_names_the_account() -> None:
 def test_password_command_runs_once_and_stays_secret(tmp_path: Path) -> None:
     counter = tmp_path / "count"
     command = f"echo run >> {counter}; printf 'from-command\\n'"
-    env = {k: v for k, v in BASE.items() if not k.endswith("_PASS")} | {"MAIL_IMAP_DEFAULT_PASSWORD_COMMAND": command}
+    env = {k: v for k, v in BASE.items() if not k.endswith("_PASS")} | {
+        "MAIL_IMAP_DEFAULT_PASSWORD_COMMAND": command
+    }
     account = load_settings(env=env).accounts["default"]
     assert account.password is not None and account.password.get_secret_value() == "from-command"
     assert counter.read_text().count("run") == 1
@@ -77,7 +92,9 @@ def test_password_command_runs_once_and_stays_secret(tmp_path: Path) -> None:
 
 
 def test_failing_password_command() -> None:
-    env = {k: v for k, v in BASE.items() if not k.endswith("_PASS")} | {"MAIL_IMAP_DEFAULT_PASSWORD_COMMAND": "exit 3"}
+    env = {k: v for k, v in BASE.items() if not k.endswith("_PASS")} | {
+        "MAIL_IMAP_DEFAULT_PASSWORD_COMMAND": "exit 3"
+    }
     with pytest.raises(ConfigError) as caught:
         load_settings(env=env)
     assert caught.value.setting == "MAIL_IMAP_DEFAULT_PASSWORD_COMMAND"
@@ -89,8 +106,10 @@ def test_toml_file_with_env_override(tmp_path: Path) -> None:
         'write_enabled = true\n[accounts.personal]\nhost = "imap.example.net"\nuser = "p"\npassword = "pw"\n'
         '[accounts.work]\nhost = "imap.work.example"\nuser = "w"\npassword = "pw"\nwrite_enabled = false\n'
     )
-    settings = load_settings(env={"MAIL_IMAP_PERSONAL_PORT": "1993", "MAIL_IMAP_PERSONAL_HOST": "imap2.example.net"},
-                             config_path=path)
+    settings = load_settings(
+        env={"MAIL_IMAP_PERSONAL_PORT": "1993", "MAIL_IMAP_PERSONAL_HOST": "imap2.example.net"},
+        config_path=path,
+    )
     assert settings.accounts["personal"].host == "imap2.example.net"
     assert settings.accounts["personal"].effective_port == 1993
     assert settings.accounts["personal"].write_enabled is True

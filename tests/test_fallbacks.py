@@ -29,7 +29,10 @@ def plain_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 async def both(sandbox: Sandbox, plain_sandbox: Sandbox) -> AsyncIterator[tuple[Client, Client]]:
-    rich, plain = MailService(load_settings(env=sandbox.env())), MailService(load_settings(env=plain_sandbox.env()))
+    rich, plain = (
+        MailService(load_settings(env=sandbox.env())),
+        MailService(load_settings(env=plain_sandbox.env())),
+    )
     try:
         async with Client(build_server(rich)) as a, Client(build_server(plain)) as b:
             yield a, b
@@ -45,8 +48,11 @@ async def test_capabilities_really_dropped(both: tuple[Client, Client]) -> None:
 
 async def test_folders_same_counts(both: tuple[Client, Client]) -> None:
     def view(envelope: dict) -> dict:
-        return {f["name"]: (f["role"], f["messages"], f["unseen"]) for f in envelope["data"]["folders"]
-                if not f["name"].startswith("Test-")}
+        return {
+            f["name"]: (f["role"], f["messages"], f["unseen"])
+            for f in envelope["data"]["folders"]
+            if not f["name"].startswith("Test-")
+        }
 
     rich, plain = [view(await call(c, "list_folders")) for c in both]
     assert plain == {name: rich[name] for name in plain} and {"INBOX", "Reçus", "Sent"} <= set(plain)
@@ -57,8 +63,10 @@ async def test_same_listing_and_previews(both: tuple[Client, Client], filters: d
     def view(envelope: dict) -> list[tuple[str, str, bool]]:
         return [(m["subject"], m["preview"][:40], m["has_attachment"]) for m in envelope["data"]["messages"]]
 
-    rich, plain = [await call(c, "list_messages", limit=50, mailbox="Reçus" if not filters else "INBOX", **filters)
-                   for c in both]
+    rich, plain = [
+        await call(c, "list_messages", limit=50, mailbox="Reçus" if not filters else "INBOX", **filters)
+        for c in both
+    ]
     assert view(plain) and [s for s, _, _ in view(plain)] == [s for s, _, _ in view(rich)]
     for (_, rich_preview, _), (_, plain_preview, _) in zip(view(rich), view(plain), strict=True):
         assert rich_preview.split()[:3] == plain_preview.split()[:3]

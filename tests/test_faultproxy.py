@@ -26,8 +26,10 @@ IMAP_BROKEN = (imaplib.IMAP4.abort, ConnectionError)  # a lost connection, never
 
 
 def _message(subject: str) -> bytes:
-    return (f"From: a@example.test\r\nTo: bob@example.test\r\nSubject: {subject}\r\n\r\n"
-            "body line\r\nA9 LOGOUT\r\n").encode()
+    return (
+        f"From: a@example.test\r\nTo: bob@example.test\r\nSubject: {subject}\r\n\r\n"
+        "body line\r\nA9 LOGOUT\r\n"
+    ).encode()
 
 
 @pytest.fixture
@@ -80,7 +82,9 @@ def test_imap_forwarding_and_transcript(sandbox: Sandbox, imap_proxy: FaultProxy
     assert any(line.startswith("* OK") for line in imap_proxy.lines("<"))
 
 
-def test_imap_cut_after_send_append_is_executed(sandbox: Sandbox, imap_proxy: FaultProxy, folder: str) -> None:
+def test_imap_cut_after_send_append_is_executed(
+    sandbox: Sandbox, imap_proxy: FaultProxy, folder: str
+) -> None:
     client = _login(sandbox, imap_proxy)
     rule = imap_proxy.cut_after_send(r"APPEND")
     with pytest.raises(IMAP_BROKEN):
@@ -90,7 +94,9 @@ def test_imap_cut_after_send_append_is_executed(sandbox: Sandbox, imap_proxy: Fa
     assert rule.upstream_reply is not None and b" OK [APPENDUID " in rule.upstream_reply
     assert _subjects(sandbox, folder) == [b"Subject: cut after send"]
     assert imap_proxy.open_connections == 0
-    assert not any(e.direction == "<" and b"APPENDUID" in e.data and e.delivered for e in imap_proxy.transcript)
+    assert not any(
+        e.direction == "<" and b"APPENDUID" in e.data and e.delivered for e in imap_proxy.transcript
+    )
 
 
 def test_imap_cut_before_append_sends_nothing(sandbox: Sandbox, imap_proxy: FaultProxy, folder: str) -> None:
@@ -112,12 +118,19 @@ def test_imap_nth_match_and_literal_plus(sandbox: Sandbox, imap_proxy: FaultProx
     with socket.create_connection((imap_proxy.host, imap_proxy.port), timeout=2) as sock:
         stream = sock.makefile("rb")
         assert stream.readline().startswith(b"* OK")
-        sock.sendall(f"a1 LOGIN {USER} {password}\r\n".encode()
-                     + f"a2 APPEND {folder} {{{len(payload)}+}}\r\n".encode() + payload + b"\r\n"
-                     + f"a3 CREATE {folder}-one\r\n".encode())
+        sock.sendall(
+            f"a1 LOGIN {USER} {password}\r\n".encode()
+            + f"a2 APPEND {folder} {{{len(payload)}+}}\r\n".encode()
+            + payload
+            + b"\r\n"
+            + f"a3 CREATE {folder}-one\r\n".encode()
+        )
         replies = [stream.readline() for _ in range(3)]
         assert [r.split(b" ")[:2] for r in replies if not r.startswith(b"*")] == [
-            [b"a1", b"OK"], [b"a2", b"OK"], [b"a3", b"OK"]], replies
+            [b"a1", b"OK"],
+            [b"a2", b"OK"],
+            [b"a3", b"OK"],
+        ], replies
         sock.sendall(f"a4 CREATE {folder}-two\r\n".encode())
         assert stream.readline() == b""
     assert rule.fired.wait(1) and rule.matches == 2 and rule.command == f"CREATE {folder}-two"
@@ -166,8 +179,9 @@ def test_imap_cut_idle_connections(sandbox: Sandbox, imap_proxy: FaultProxy) -> 
     assert imap_proxy.connections == 3
 
 
-def test_imap_stall_times_out_and_close_ends_it(sandbox: Sandbox, imap_proxy: FaultProxy,
-                                                folder: str) -> None:
+def test_imap_stall_times_out_and_close_ends_it(
+    sandbox: Sandbox, imap_proxy: FaultProxy, folder: str
+) -> None:
     client = _login(sandbox, imap_proxy, timeout=0.5)
     rule = imap_proxy.stall(r"SELECT")
     started = time.monotonic()
@@ -214,8 +228,14 @@ async def test_smtp_cut_after_data(smtp_sink: tuple[int, SmtpSink]) -> None:
     with FaultProxy("127.0.0.1", port, "smtp") as proxy:
         rule = proxy.cut_after_send("DATA")
         with pytest.raises(aiosmtplib.SMTPServerDisconnected):
-            await aiosmtplib.send(_mail(subject), hostname=proxy.host, port=proxy.port, timeout=2,
-                                  use_tls=False, start_tls=False)
+            await aiosmtplib.send(
+                _mail(subject),
+                hostname=proxy.host,
+                port=proxy.port,
+                timeout=2,
+                use_tls=False,
+                start_tls=False,
+            )
         assert rule.fired.wait(1) and rule.reached_upstream is True
         assert rule.upstream_reply is not None and rule.upstream_reply.startswith(b"250")
         assert any(line.startswith("354") for line in proxy.lines("<", delivered_only=True))
@@ -230,8 +250,14 @@ async def test_smtp_malformed_final_reply(smtp_sink: tuple[int, SmtpSink], patte
     with FaultProxy("127.0.0.1", port, "smtp") as proxy:
         rule = proxy.replace_reply(pattern, b"garbage\r\n")
         with pytest.raises(aiosmtplib.SMTPResponseException, match="Malformed"):
-            await aiosmtplib.send(_mail(subject), hostname=proxy.host, port=proxy.port, timeout=2,
-                                  use_tls=False, start_tls=False)
+            await aiosmtplib.send(
+                _mail(subject),
+                hostname=proxy.host,
+                port=proxy.port,
+                timeout=2,
+                use_tls=False,
+                start_tls=False,
+            )
         assert rule.fired.wait(1) and rule.upstream_reply is not None
         assert rule.upstream_reply.startswith(b"250")
     assert any(subject.encode() in r.content for r in sink.received)
@@ -242,8 +268,10 @@ def test_smtp_cut_before_end_of_data_with_smtplib(smtp_sink: tuple[int, SmtpSink
     subject = f"never-{uuid.uuid4().hex}"
     with FaultProxy("127.0.0.1", port, "smtp") as proxy:
         rule = proxy.cut_before(END_OF_DATA)
-        with pytest.raises(smtplib.SMTPServerDisconnected), smtplib.SMTP(proxy.host, proxy.port,
-                                                                         timeout=2) as smtp:
+        with (
+            pytest.raises(smtplib.SMTPServerDisconnected),
+            smtplib.SMTP(proxy.host, proxy.port, timeout=2) as smtp,
+        ):
             smtp.send_message(_mail(subject))
         assert rule.fired.wait(1) and rule.reached_upstream is False
         body = b"".join(e.data for e in proxy.transcript if e.kind == "data")

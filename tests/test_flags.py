@@ -17,16 +17,52 @@ from mail_mcp.imap.flags import (
 )
 from mail_mcp.imap.uidset import parse_uid_set, uid_set
 
-INJECTIONS = ["\\Seen) (\\Deleted", "a b", "x\r\nA1 EXPUNGE", '"q"', "{5}", "%", "*", "]", "", "x" * 65, "café",
-              "(", ")", "a\\b", "tab\there", "nul\x00", "del\x7f", "\\Recent", "\\Unknown", "\\", "\\*"]
+INJECTIONS = [
+    "\\Seen) (\\Deleted",
+    "a b",
+    "x\r\nA1 EXPUNGE",
+    '"q"',
+    "{5}",
+    "%",
+    "*",
+    "]",
+    "",
+    "x" * 65,
+    "café",
+    "(",
+    ")",
+    "a\\b",
+    "tab\there",
+    "nul\x00",
+    "del\x7f",
+    "\\Recent",
+    "\\Unknown",
+    "\\",
+    "\\*",
+]
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("read", "\\Seen"), ("Read", "\\Seen"), ("seen", "\\Seen"), ("flagged", "\\Flagged"), ("starred", "\\Flagged"),
-    ("answered", "\\Answered"), ("draft", "\\Draft"), ("important", "$Important"), ("junk", "$Junk"),
-    ("NotJunk", "$NotJunk"), ("\\seen", "\\Seen"), ("\\DELETED", "\\Deleted"), ("$Forwarded", "$Forwarded"),
-    ("project-x", "project-x"), ("x" * 64, "x" * 64), ("a[b", "a[b"),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("read", "\\Seen"),
+        ("Read", "\\Seen"),
+        ("seen", "\\Seen"),
+        ("flagged", "\\Flagged"),
+        ("starred", "\\Flagged"),
+        ("answered", "\\Answered"),
+        ("draft", "\\Draft"),
+        ("important", "$Important"),
+        ("junk", "$Junk"),
+        ("NotJunk", "$NotJunk"),
+        ("\\seen", "\\Seen"),
+        ("\\DELETED", "\\Deleted"),
+        ("$Forwarded", "$Forwarded"),
+        ("project-x", "project-x"),
+        ("x" * 64, "x" * 64),
+        ("a[b", "a[b"),
+    ],
+)
 def test_canonical_flags(given: str, expected: str) -> None:
     assert canonical_flag(given) == expected
 

@@ -43,8 +43,10 @@ def inspector() -> Path:
     npm = shutil.which("npm")
     if not shutil.which("node") or not npm:
         if in_ci():
-            pytest.fail("node and npm are required in CI for the MCP Inspector smoke test "
-                        "(Debian: apt-get install nodejs npm)")
+            pytest.fail(
+                "node and npm are required in CI for the MCP Inspector smoke test "
+                "(Debian: apt-get install nodejs npm)"
+            )
         pytest.skip("node/npm not installed: the MCP Inspector smoke test needs them")
     where = inspector_dir()
     binary = where / "node_modules" / ".bin" / "mcp-inspector"
@@ -52,12 +54,27 @@ def inspector() -> Path:
     installed = manifest.exists() and json.loads(manifest.read_text()).get("version") == INSPECTOR_VERSION
     if not (installed and binary.exists()):
         where.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run([npm, "install", "--prefix", str(where), "--no-audit", "--no-fund", "--loglevel=error",
-                               f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}"],
-                              capture_output=True, text=True, timeout=600, check=False)
+        done = subprocess.run(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(where),
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                f"@modelcontextprotocol/inspector@{INSPECTOR_VERSION}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if done.returncode != 0 or not binary.exists():
-            pytest.fail(f"npm install of @modelcontextprotocol/inspector@{INSPECTOR_VERSION} into {where} failed "
-                        f"(exit {done.returncode}):\n{(done.stderr or done.stdout)[-3000:]}")
+            pytest.fail(
+                f"npm install of @modelcontextprotocol/inspector@{INSPECTOR_VERSION} into {where} failed "
+                f"(exit {done.returncode}):\n{(done.stderr or done.stdout)[-3000:]}"
+            )
     return binary
 
 
@@ -66,8 +83,9 @@ def run_inspector(binary: Path, tmp_path: Path, *args: str) -> Any:
     home = tmp_path / "home"  # the Inspector keeps a catalog and a storage folder under ~/.mcp-inspector
     home.mkdir(exist_ok=True)
     env = {**os.environ, "HOME": str(home), "MCP_INSPECTOR_SECRET_STORE": "memory"}
-    done = subprocess.run([str(binary), "--cli", *args], capture_output=True, text=True, timeout=120, env=env,
-                          check=False)
+    done = subprocess.run(
+        [str(binary), "--cli", *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
     assert done.returncode == 0, f"inspector exit {done.returncode}:\n{done.stderr[-3000:]}"
     return json.loads(done.stdout)
 
@@ -75,17 +93,32 @@ def run_inspector(binary: Path, tmp_path: Path, *args: str) -> Any:
 def test_inspector_cli_against_the_sandbox(inspector: Path, tmp_path: Path) -> None:
     listing = run_inspector(inspector, tmp_path, str(MAIL_MCP), "sandbox", "--method", "tools/list")
     assert READ_TOOLS <= {tool["name"] for tool in listing["tools"]}
-    result = run_inspector(inspector, tmp_path, str(MAIL_MCP), "sandbox", "--method", "tools/call",
-                           "--tool-name", "list_messages", "--tool-arg", "limit=2")
+    result = run_inspector(
+        inspector,
+        tmp_path,
+        str(MAIL_MCP),
+        "sandbox",
+        "--method",
+        "tools/call",
+        "--tool-name",
+        "list_messages",
+        "--tool-arg",
+        "limit=2",
+    )
     assert result.get("isError") is not True
     assert len(result["structuredContent"]["data"]["messages"]) == 2
 
 
 def test_inspector_cli_over_http_with_a_token(inspector: Path, tmp_path: Path, sandbox: Sandbox) -> None:
     env = {"PATH": os.environ["PATH"], **sandbox.env(), "MAIL_MCP_HTTP_TOKEN": TOKEN}
-    with subprocess.Popen([str(MAIL_MCP), "serve", "--transport", "http", "--port", "0"], env=env,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True) as server:
+    with subprocess.Popen(
+        [str(MAIL_MCP), "serve", "--transport", "http", "--port", "0"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as server:
         assert server.stderr is not None
         try:
             deadline, url = time.monotonic() + 30, None
@@ -95,9 +128,22 @@ def test_inspector_cli_over_http_with_a_token(inspector: Path, tmp_path: Path, s
                 if found := re.search(r"streamable HTTP at (http://\S+)", line):
                     url = found.group(1)
             assert url
-            prompts = run_inspector(inspector, tmp_path, url, "--transport", "http", "--header",
-                                    f"Authorization: Bearer {TOKEN}", "--method", "prompts/list")
-            assert {p["name"] for p in prompts["prompts"]} == {"triage_unread", "summarise_thread", "draft_reply"}
+            prompts = run_inspector(
+                inspector,
+                tmp_path,
+                url,
+                "--transport",
+                "http",
+                "--header",
+                f"Authorization: Bearer {TOKEN}",
+                "--method",
+                "prompts/list",
+            )
+            assert {p["name"] for p in prompts["prompts"]} == {
+                "triage_unread",
+                "summarise_thread",
+                "draft_reply",
+            }
         finally:
             server.terminate()
             assert server.wait(timeout=10) == 0

@@ -23,24 +23,41 @@ import pytest
 from mail_mcp.sandbox import SAMPLE_SUBJECTS, Sandbox
 
 EXIT_WITHIN = 2.0
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
 INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
 def call(request_id: int, tool: str, **arguments: Any) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call",
-            "params": {"name": tool, "arguments": arguments}}
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments},
+    }
 
 
 class Server:
     """`python -m mail_mcp <args>` with pipes; stderr is collected by a thread so it can be waited on."""
 
     def __init__(self, *args: str, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "mail_mcp", *args], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env={"PATH": os.environ["PATH"], "MAIL_MCP_LOG_LEVEL": "DEBUG", **env})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mail_mcp", *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={"PATH": os.environ["PATH"], "MAIL_MCP_LOG_LEVEL": "DEBUG", **env},
+        )
         self.stderr: list[str] = []
         self._changed = threading.Condition()
         threading.Thread(target=self._collect, daemon=True).start()
@@ -122,7 +139,7 @@ def descendants(pid: int) -> set[int]:
                 stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
-            children.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry))
+            children.setdefault(int(stat[stat.rindex(")") + 2 :].split()[1]), []).append(int(entry))
     found, todo = set(), list(children.get(pid, ()))
     while todo:
         child = todo.pop()
@@ -163,8 +180,14 @@ def tcp_table() -> list[tuple[int, int, str, str]]:
         with open(table) as handle:
             for line in handle.readlines()[1:]:
                 fields = line.split()
-                rows.append((int(fields[1].rsplit(":", 1)[1], 16), int(fields[2].rsplit(":", 1)[1], 16),
-                             fields[9], fields[3]))
+                rows.append(
+                    (
+                        int(fields[1].rsplit(":", 1)[1], 16),
+                        int(fields[2].rsplit(":", 1)[1], 16),
+                        fields[9],
+                        fields[3],
+                    )
+                )
     return rows
 
 
@@ -307,7 +330,9 @@ def test_sse_sigint_with_a_client_connected(sandbox: Sandbox) -> None:
                 assert http.post(base + endpoint, json=message).status_code == 202
                 if "id" not in message:
                     return ""
-                return next(line for line in lines if line.startswith("data: ") and f'"id":{message["id"]}' in line)
+                return next(
+                    line for line in lines if line.startswith("data: ") and f'"id":{message["id"]}' in line
+                )
 
             answer(INIT)
             answer(INITIALIZED)

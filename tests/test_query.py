@@ -14,7 +14,9 @@ from mail_mcp.imap.uidset import parse_uid_set
 
 
 def test_criteria_and_charset() -> None:
-    criteria, charset = Filters(unread=True, flagged=False, subject="report", since=date(2026, 1, 2)).criteria()
+    criteria, charset = Filters(
+        unread=True, flagged=False, subject="report", since=date(2026, 1, 2)
+    ).criteria()
     assert criteria == ["UNSEEN", "UNFLAGGED", "SUBJECT", "report", "SINCE", date(2026, 1, 2)]
     assert charset is None
     assert Filters(from_="Jürgen").criteria() == (["FROM", "Jürgen"], "UTF-8")
@@ -35,7 +37,9 @@ def test_dates_must_be_ordered() -> None:
 def test_cursor_round_trip_and_garbage() -> None:
     cursor = Cursor("work", "Lists:python", 7, Filters(subject="Grüße", since=date(2026, 1, 1)).as_json(), 42)
     again = Cursor.decode(cursor.encode())
-    assert again == cursor and Filters.from_json(again.filters) == Filters(subject="Grüße", since=date(2026, 1, 1))
+    assert again == cursor and Filters.from_json(again.filters) == Filters(
+        subject="Grüße", since=date(2026, 1, 1)
+    )
     for garbage in ["", "!!!", "eyJ2IjoyfQ", cursor.encode()[:-3]]:
         with pytest.raises(InvalidInput):
             Cursor.decode(garbage)

@@ -23,8 +23,14 @@ from .conftest import call, call_error
 pytestmark = pytest.mark.anyio
 
 
-def make_message(subject: str, body: str = "hello", *, attachment: bytes | None = None,
-                 filename: str = "blob.bin", html: str | None = None) -> bytes:
+def make_message(
+    subject: str,
+    body: str = "hello",
+    *,
+    attachment: bytes | None = None,
+    filename: str = "blob.bin",
+    html: str | None = None,
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = "Carol Sender <carol@example.test>"
     msg["To"] = "alice@example.test"
@@ -53,8 +59,9 @@ async def list_all(client: Client, **arguments: Any) -> list[dict[str, Any]]:
     envelope = await call(client, "list_messages", **arguments)
     seen += envelope["data"]["messages"]
     while envelope["meta"].get("next_cursor"):
-        envelope = await call(client, "list_messages", cursor=envelope["meta"]["next_cursor"],
-                              limit=arguments.get("limit", 20))
+        envelope = await call(
+            client, "list_messages", cursor=envelope["meta"]["next_cursor"], limit=arguments.get("limit", 20)
+        )
         seen += envelope["data"]["messages"]
     return seen
 
@@ -71,7 +78,9 @@ async def test_tools_are_read_only_with_output_schemas(client: Client) -> None:
     assert {"list_accounts", "list_folders", "list_messages", "get_message", "get_attachment"} <= set(tools)
     for tool in tools.values():
         assert tool.annotations is not None and tool.annotations.read_only_hint is True
-        assert tool.output_schema is not None and {"summary", "data", "meta"} <= set(tool.output_schema["properties"])
+        assert tool.output_schema is not None and {"summary", "data", "meta"} <= set(
+            tool.output_schema["properties"]
+        )
         assert tool.description
 
 
@@ -92,7 +101,10 @@ async def test_list_folders_roles_and_counts(client: Client, sandbox: Sandbox) -
     with sandbox.connect("alice") as imap:
         for name in ("INBOX", "Reçus", "Archive"):
             status = imap.folder_status(name, ["MESSAGES", "UNSEEN"])
-            assert (folders[name]["messages"], folders[name]["unseen"]) == (status[b"MESSAGES"], status[b"UNSEEN"])
+            assert (folders[name]["messages"], folders[name]["unseen"]) == (
+                status[b"MESSAGES"],
+                status[b"UNSEEN"],
+            )
 
 
 async def test_paging_to_the_end_has_no_gaps_or_repeats(client: Client, sandbox: Sandbox) -> None:
@@ -177,8 +189,10 @@ async def test_html_only_message_is_converted(client: Client, sandbox: Sandbox) 
     folder = fresh_folder(sandbox, 0, "html")
     msg = EmailMessage()
     msg["Subject"], msg["From"], msg["To"] = "html only", "x@example.test", "alice@example.test"
-    msg.set_content("<html><body><h1>Title</h1><p>Para <b>bold</b></p><script>evil()</script></body></html>",
-                    subtype="html")
+    msg.set_content(
+        "<html><body><h1>Title</h1><p>Para <b>bold</b></p><script>evil()</script></body></html>",
+        subtype="html",
+    )
     with sandbox.connect("alice") as imap:
         imap.append(folder, msg.as_bytes())
     (summary,) = (await call(client, "list_messages", mailbox=folder))["data"]["messages"]
@@ -197,8 +211,11 @@ async def test_long_body_is_cut_and_continues(client: Client, sandbox: Sandbox) 
     (summary,) = (await call(client, "list_messages", mailbox=folder))["data"]["messages"]
     text, offset = "", 0
     while offset is not None:
-        part = (await call(client, "get_message", message_id=summary["message_id"], max_chars=10_000,
-                           offset=offset))["data"]["body"]
+        part = (
+            await call(
+                client, "get_message", message_id=summary["message_id"], max_chars=10_000, offset=offset
+            )
+        )["data"]["body"]
         text += part["text"]
         offset = part["next_offset"]
     assert text.rstrip("\n") == body.rstrip("\n")
@@ -218,7 +235,9 @@ async def test_large_attachment_is_not_downloaded_to_read_text(
     folder = fresh_folder(sandbox, 0, "big")
     payload = bytes(range(256)) * (25 * 1024 * 1024 // 256)
     with sandbox.connect("alice") as imap:
-        imap.append(folder, make_message("big attachment", "the text part", attachment=payload, filename="big.bin"))
+        imap.append(
+            folder, make_message("big attachment", "the text part", attachment=payload, filename="big.bin")
+        )
     received: list[int] = []
     original = IMAPClient.fetch
 
@@ -251,10 +270,13 @@ async def test_get_attachment_text_and_binary(client: Client, sandbox: Sandbox) 
     detail = (await call(client, "get_message", message_id=summary["message_id"]))["data"]
     names = {a["filename"]: a for a in detail["attachments"]}
     assert set(names) == {"data.csv", "report.pdf"}
-    csv = await call(client, "get_attachment", message_id=summary["message_id"], attachment=names["data.csv"]["part_id"])
+    csv = await call(
+        client, "get_attachment", message_id=summary["message_id"], attachment=names["data.csv"]["part_id"]
+    )
     assert csv["data"]["delivered_as"] == "text" and csv["data"]["text"] == "a,b\n1,2\n"
-    result = await client.call_tool("get_attachment", {"message_id": summary["message_id"],
-                                                        "attachment": names["report.pdf"]["index"]})
+    result = await client.call_tool(
+        "get_attachment", {"message_id": summary["message_id"], "attachment": names["report.pdf"]["index"]}
+    )
     assert not result.is_error
     resource = result.content[1].resource  # type: ignore[union-attr]
     import base64
@@ -305,7 +327,9 @@ async def test_stale_uidvalidity(client: Client, sandbox: Sandbox) -> None:
         ("list_folders", {"account": "elsewhere"}, "not_found"),
     ],
 )
-async def test_errors_have_stable_codes(client: Client, tool: str, arguments: dict[str, Any], code: str) -> None:
+async def test_errors_have_stable_codes(
+    client: Client, tool: str, arguments: dict[str, Any], code: str
+) -> None:
     payload = await call_error(client, tool, **arguments)
     assert payload["error"]["code"] == code
     assert payload["error"]["message"] and "meta" in payload
@@ -339,13 +363,25 @@ async def test_stale_uidvalidity_while_the_folder_is_selected(client: Client, sa
 def test_compact_schema_keeps_meaning() -> None:
     from mail_mcp.server.app import compact_schema
 
-    schema = {"title": "X", "type": "object", "properties": {
-        "role": {"anyOf": [{"enum": ["inbox", "sent"], "type": "string"}, {"type": "null"}], "title": "Role"},
-        "n": {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None},
-        "ref": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}]},
-        "title": {"type": "string", "title": "Title"}}}
-    assert compact_schema(schema) == {"type": "object", "properties": {
-        "role": {"enum": ["inbox", "sent", None], "type": ["string", "null"]},
-        "n": {"type": ["integer", "null"], "default": None},
-        "ref": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}]},
-        "title": {"type": "string"}}}
+    schema = {
+        "title": "X",
+        "type": "object",
+        "properties": {
+            "role": {
+                "anyOf": [{"enum": ["inbox", "sent"], "type": "string"}, {"type": "null"}],
+                "title": "Role",
+            },
+            "n": {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None},
+            "ref": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}]},
+            "title": {"type": "string", "title": "Title"},
+        },
+    }
+    assert compact_schema(schema) == {
+        "type": "object",
+        "properties": {
+            "role": {"enum": ["inbox", "sent", None], "type": ["string", "null"]},
+            "n": {"type": ["integer", "null"], "default": None},
+            "ref": {"anyOf": [{"$ref": "#/$defs/A"}, {"type": "null"}]},
+            "title": {"type": "string"},
+        },
+    }

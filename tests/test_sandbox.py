@@ -18,8 +18,18 @@ from mail_mcp.sandbox.seed import SAMPLE_THREAD_SUBJECT
 
 pytestmark = pytest.mark.dovecot
 
-REQUIRED_CAPS = {"LIST-STATUS", "SPECIAL-USE", "MOVE", "UIDPLUS", "SORT", "ESEARCH", "ID", "CONDSTORE",
-                 "LITERAL+", "MULTIAPPEND"}
+REQUIRED_CAPS = {
+    "LIST-STATUS",
+    "SPECIAL-USE",
+    "MOVE",
+    "UIDPLUS",
+    "SORT",
+    "ESEARCH",
+    "ID",
+    "CONDSTORE",
+    "LITERAL+",
+    "MULTIAPPEND",
+}
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +92,9 @@ def test_login_implicit_tls_and_address_username(sb: Sandbox) -> None:
 
 def test_unknown_ca_is_rejected(sb: Sandbox) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
-        imapclient.IMAPClient(sb.host, sb.imaps_port, ssl=True,
-                              ssl_context=ssl.create_default_context(), timeout=10)
+        imapclient.IMAPClient(
+            sb.host, sb.imaps_port, ssl=True, ssl_context=ssl.create_default_context(), timeout=10
+        )
 
 
 def test_wrong_password_is_rejected(sb: Sandbox) -> None:
@@ -110,8 +121,13 @@ def test_special_use_folders_exist_and_are_subscribed(sb: Sandbox) -> None:
     try:
         listed = {name: {f.decode() for f in flags} for flags, _sep, name in client.list_folders()}
         subscribed = {name for _flags, _sep, name in client.list_sub_folders()}
-        for name, flag in {"Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash", "Junk": "\\Junk",
-                           "Archive": "\\Archive"}.items():
+        for name, flag in {
+            "Sent": "\\Sent",
+            "Drafts": "\\Drafts",
+            "Trash": "\\Trash",
+            "Junk": "\\Junk",
+            "Archive": "\\Archive",
+        }.items():
             assert flag in listed[name]
             assert name in subscribed
         assert client.find_special_folder(b"\\Sent") == "Sent"
@@ -145,8 +161,10 @@ def test_seed_sample_matches_declared_content(sb: Sandbox) -> None:
 
 
 def test_lmtp_delivery_arrives_in_inbox(sb: Sandbox) -> None:
-    raw = (b"From: Sender <sender@example.test>\r\nTo: bob@example.test\r\n"
-           b"Subject: LMTP probe\r\nMessage-ID: <lmtp-probe@example.test>\r\n\r\nHello Bob.\r\n")
+    raw = (
+        b"From: Sender <sender@example.test>\r\nTo: bob@example.test\r\n"
+        b"Subject: LMTP probe\r\nMessage-ID: <lmtp-probe@example.test>\r\n\r\nHello Bob.\r\n"
+    )
     sb.deliver("bob@example.test", raw)
     client = sb.connect("bob")
     try:

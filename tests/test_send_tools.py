@@ -56,10 +56,18 @@ def smtp(sandbox: Sandbox) -> Iterator[tuple[int, SmtpSink]]:
 
 
 def send_env(sandbox: Sandbox, port: int, outbox: Path, **extra: str) -> dict[str, str]:
-    return {**sandbox.env("bob", account="bob"), "MAIL_IMAP_WRITE_ENABLED": "true", "MAIL_SMTP_SEND_ENABLED": "true",
-            "MAIL_SMTP_BOB_HOST": "127.0.0.1", "MAIL_SMTP_BOB_PORT": str(port), "MAIL_SMTP_BOB_SECURITY": "plain",
-            "MAIL_SMTP_BOB_FROM": "bob@example.test", "MAIL_SMTP_BOB_FROM_NAME": "Bob Bäcker",
-            "MAIL_SMTP_ATTACHMENT_DIR": str(outbox), **extra}
+    return {
+        **sandbox.env("bob", account="bob"),
+        "MAIL_IMAP_WRITE_ENABLED": "true",
+        "MAIL_SMTP_SEND_ENABLED": "true",
+        "MAIL_SMTP_BOB_HOST": "127.0.0.1",
+        "MAIL_SMTP_BOB_PORT": str(port),
+        "MAIL_SMTP_BOB_SECURITY": "plain",
+        "MAIL_SMTP_BOB_FROM": "bob@example.test",
+        "MAIL_SMTP_BOB_FROM_NAME": "Bob Bäcker",
+        "MAIL_SMTP_ATTACHMENT_DIR": str(outbox),
+        **extra,
+    }
 
 
 @asynccontextmanager
@@ -111,8 +119,9 @@ async def attachment_bytes(client: Client, message_id: str, part_id: str) -> byt
     return result.structured_content["data"]["text"].encode()  # type: ignore[index]
 
 
-def original(subject: str, *, body: str = "Original text", attachment: bytes | None = None,
-             **fields: str) -> bytes:
+def original(
+    subject: str, *, body: str = "Original text", attachment: bytes | None = None, **fields: str
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = "Carol Jones <carol@example.test>"
     msg["To"] = "Bob Bäcker <bob@example.test>"
@@ -146,9 +155,15 @@ async def test_tools_exist_only_behind_their_gates(client: Client, bob: Client) 
 async def test_absent_tools_are_refused_naming_the_gate(client: Client, smtp: tuple[int, SmtpSink]) -> None:
     before = smtp[1].count
     refused = await call_error(client, "send_message", to=["bob@example.test"], body_text="x")
-    assert refused["error"]["code"] == "write_disabled" and "MAIL_SMTP_SEND_ENABLED" in refused["error"]["message"]
+    assert (
+        refused["error"]["code"] == "write_disabled"
+        and "MAIL_SMTP_SEND_ENABLED" in refused["error"]["message"]
+    )
     drafted = await call_error(client, "save_draft", body_text="x")
-    assert drafted["error"]["code"] == "write_disabled" and "MAIL_IMAP_WRITE_ENABLED" in drafted["error"]["message"]
+    assert (
+        drafted["error"]["code"] == "write_disabled"
+        and "MAIL_IMAP_WRITE_ENABLED" in drafted["error"]["message"]
+    )
     assert smtp[1].count == before
 
 
@@ -160,10 +175,21 @@ async def test_new_message_arrives_intact(bob: Client, smtp: tuple[int, SmtpSink
     subject = f"Grüße {t} — Bericht"
     sink = smtp[1]
     before = sink.count
-    data = (await call(bob, "send_message", to=["Bob Bäcker <bob@example.test>"], cc=["carol@example.test"],
-                       bcc=["dave@example.test"], subject=subject, body_text="Hallo Bob,\nanbei der Bericht.\n",
-                       attachments=[{"path": "report.pdf"},
-                                    {"content_base64": base64.b64encode(blob).decode(), "filename": "daten.bin"}]))["data"]
+    data = (
+        await call(
+            bob,
+            "send_message",
+            to=["Bob Bäcker <bob@example.test>"],
+            cc=["carol@example.test"],
+            bcc=["dave@example.test"],
+            subject=subject,
+            body_text="Hallo Bob,\nanbei der Bericht.\n",
+            attachments=[
+                {"path": "report.pdf"},
+                {"content_base64": base64.b64encode(blob).decode(), "filename": "daten.bin"},
+            ],
+        )
+    )["data"]
     assert data["status"] == "sent" and sink.count == before + 1
     assert sorted(data["accepted"]) == ["bob@example.test", "carol@example.test", "dave@example.test"]
     received = sink.received[-1]
@@ -179,7 +205,10 @@ async def test_new_message_arrives_intact(bob: Client, smtp: tuple[int, SmtpSink
 
     (summary,) = await find(bob, t)
     detail = (await call(bob, "get_message", message_id=summary["message_id"]))["data"]
-    assert detail["subject"] == subject and detail["from"] == {"name": "Bob Bäcker", "email": "bob@example.test"}
+    assert detail["subject"] == subject and detail["from"] == {
+        "name": "Bob Bäcker",
+        "email": "bob@example.test",
+    }
     assert detail["body"]["text"].startswith("Hallo Bob,") and detail["bcc"] == []
     files = {a["filename"]: a["part_id"] for a in detail["attachments"]}
     assert set(files) == {"report.pdf", "daten.bin"}
@@ -195,14 +224,26 @@ async def test_new_message_arrives_intact(bob: Client, smtp: tuple[int, SmtpSink
     assert kept["is_read"] is True and kept["header_message_id"] == data["header_message_id"]
 
 
-async def test_reply_threads_and_sets_answered(bob: Client, smtp: tuple[int, SmtpSink], sandbox: Sandbox) -> None:
+async def test_reply_threads_and_sets_answered(
+    bob: Client, smtp: tuple[int, SmtpSink], sandbox: Sandbox
+) -> None:
     t = tag()
-    sandbox.deliver("bob@example.test", original(
-        f"Re: Plans {t}", Reply_To="Carol Work <carol.work@example.test>", Cc="Dan <dan@example.test>",
-        Message_ID=f"<orig-{t}@example.test>", References=f"<root-{t}@example.test>"))
+    sandbox.deliver(
+        "bob@example.test",
+        original(
+            f"Re: Plans {t}",
+            Reply_To="Carol Work <carol.work@example.test>",
+            Cc="Dan <dan@example.test>",
+            Message_ID=f"<orig-{t}@example.test>",
+            References=f"<root-{t}@example.test>",
+        ),
+    )
     (summary,) = await find(bob, t)
-    data = (await call(bob, "send_message", reply_to_id=summary["message_id"], reply_all=True,
-                       body_text="Sounds good."))["data"]
+    data = (
+        await call(
+            bob, "send_message", reply_to_id=summary["message_id"], reply_all=True, body_text="Sounds good."
+        )
+    )["data"]
     assert data["status"] == "sent" and data["original_answered"] is True
     assert data["to"] == ["Carol Work <carol.work@example.test>"] and data["cc"] == ["Dan <dan@example.test>"]
     arrived = headers(smtp[1].received[-1].content)
@@ -217,8 +258,13 @@ async def test_reply_quotes_the_original_below_the_answer(bob: Client, sandbox: 
     t = tag()
     sandbox.deliver("bob@example.test", original(f"Lunch {t}", body=f"Shall we meet at noon?\nCheers {t}"))
     (summary,) = await find(bob, t)
-    await call(bob, "send_message", reply_to_id=summary["message_id"], to=["bob@example.test"],
-               body_text="Noon works.")
+    await call(
+        bob,
+        "send_message",
+        reply_to_id=summary["message_id"],
+        to=["bob@example.test"],
+        body_text="Noon works.",
+    )
     reply = next(m for m in await find(bob, t) if m["subject"].startswith("Re:"))
     text = (await call(bob, "get_message", message_id=reply["message_id"]))["data"]["body"]["text"]
     assert text.startswith("Noon works.")
@@ -226,13 +272,23 @@ async def test_reply_quotes_the_original_below_the_answer(bob: Client, sandbox: 
     assert "> Shall we meet at noon?" in text and f"> Cheers {t}" in text
 
 
-async def test_forward_carries_the_original_attachments(bob: Client, smtp: tuple[int, SmtpSink],
-                                                        sandbox: Sandbox) -> None:
+async def test_forward_carries_the_original_attachments(
+    bob: Client, smtp: tuple[int, SmtpSink], sandbox: Sandbox
+) -> None:
     t, blob = tag(), os.urandom(60_000)
-    sandbox.deliver("bob@example.test", original(f"Quarterly {t}", body=f"Numbers inside {t}.", attachment=blob))
+    sandbox.deliver(
+        "bob@example.test", original(f"Quarterly {t}", body=f"Numbers inside {t}.", attachment=blob)
+    )
     (summary,) = await find(bob, t)
-    data = (await call(bob, "send_message", forward_id=summary["message_id"], to=["bob@example.test"],
-                       body_text="FYI, see below."))["data"]
+    data = (
+        await call(
+            bob,
+            "send_message",
+            forward_id=summary["message_id"],
+            to=["bob@example.test"],
+            body_text="FYI, see below.",
+        )
+    )["data"]
     assert data["status"] == "sent" and data["subject"] == f"Fwd: Quarterly {t}"
     forwarded = [m for m in await find(bob, t) if m["subject"].startswith("Fwd:")]
     detail = (await call(bob, "get_message", message_id=forwarded[0]["message_id"]))["data"]
@@ -246,8 +302,15 @@ async def test_forward_carries_the_original_attachments(bob: Client, smtp: tuple
 
 
 async def test_refused_recipient_is_reported_per_rcpt(bob: Client, smtp: tuple[int, SmtpSink]) -> None:
-    data = (await call(bob, "send_message", to=["bob@example.test", "refuse-me@example.test"], subject=f"R {tag()}",
-                       body_text="x"))["data"]
+    data = (
+        await call(
+            bob,
+            "send_message",
+            to=["bob@example.test", "refuse-me@example.test"],
+            subject=f"R {tag()}",
+            body_text="x",
+        )
+    )["data"]
     assert data["status"] == "sent" and data["accepted"] == ["bob@example.test"]
     assert [(r["address"], r["code"]) for r in data["refused"]] == [("refuse-me@example.test", 550)]
     before = smtp[1].count
@@ -257,8 +320,9 @@ async def test_refused_recipient_is_reported_per_rcpt(bob: Client, smtp: tuple[i
 
 
 async def test_non_ascii_address_uses_smtputf8(bob: Client, smtp: tuple[int, SmtpSink]) -> None:
-    data = (await call(bob, "send_message", to=["Jörg <jörg@example.test>"], subject=f"U {tag()}",
-                       body_text="ü"))["data"]
+    data = (
+        await call(bob, "send_message", to=["Jörg <jörg@example.test>"], subject=f"U {tag()}", body_text="ü")
+    )["data"]
     received = smtp[1].received[-1]
     assert data["status"] == "sent" and "SMTPUTF8" in received.mail_options
     assert "To: Jörg <jörg@example.test>".encode() in head(received.content)
@@ -269,15 +333,33 @@ async def test_non_ascii_address_uses_smtputf8(bob: Client, smtp: tuple[int, Smt
 
 async def test_drafts_round_trip(bob: Client, smtp: tuple[int, SmtpSink], sandbox: Sandbox) -> None:
     t = tag()
-    saved = (await call(bob, "save_draft", to=["carol@example.test"], bcc=["dave@example.test"],
-                        subject=f"Draft {t}", body_text="first version"))["data"]
+    saved = (
+        await call(
+            bob,
+            "save_draft",
+            to=["carol@example.test"],
+            bcc=["dave@example.test"],
+            subject=f"Draft {t}",
+            body_text="first version",
+        )
+    )["data"]
     assert saved["mailbox"] == "Drafts" and saved["draft_id"].startswith("imap:bob:Drafts:")
     assert {b"\\Draft", b"\\Seen"} <= imap_flags(sandbox, saved["draft_id"])
     read = (await call(bob, "get_message", message_id=saved["draft_id"]))["data"]
-    assert read["body"]["text"].startswith("first version") and [b["email"] for b in read["bcc"]] == ["dave@example.test"]
+    assert read["body"]["text"].startswith("first version") and [b["email"] for b in read["bcc"]] == [
+        "dave@example.test"
+    ]
 
-    updated = (await call(bob, "update_draft", draft_id=saved["draft_id"], to=["bob@example.test"],
-                          subject=f"Draft {t} v2", body_text="second version"))["data"]
+    updated = (
+        await call(
+            bob,
+            "update_draft",
+            draft_id=saved["draft_id"],
+            to=["bob@example.test"],
+            subject=f"Draft {t} v2",
+            body_text="second version",
+        )
+    )["data"]
     assert updated["replaced"] == saved["draft_id"] and updated["draft_id"] != saved["draft_id"]
     gone = await call_error(bob, "get_message", message_id=saved["draft_id"])
     assert gone["error"]["code"] == "not_found"
@@ -294,16 +376,21 @@ async def test_drafts_round_trip(bob: Client, smtp: tuple[int, SmtpSink], sandbo
 # ---------------------------------------------------------------------------------------------- refusals
 
 
-@pytest.mark.parametrize("arguments", [
-    {"subject": "x\r\nBcc: evil@x.example"},
-    {"to": ["Eve\r\nBcc: evil@x.example <eve@x.example>"]},
-    {"to": ["eve@x.example\r\nBcc: evil@x.example"]},
-    {"cc": ['"x\nBcc: evil@x.example" <a@x.example>']},
-    {"bcc": ["a@x.example\u2028Bcc: evil@x.example"]},
-    {"attachments": [{"content_base64": "eA==", "filename": "a\r\nBcc: evil@x.example"}]},
-    {"to": ["not an address"]},
-])
-async def test_header_injection_is_refused(bob: Client, smtp: tuple[int, SmtpSink], arguments: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"subject": "x\r\nBcc: evil@x.example"},
+        {"to": ["Eve\r\nBcc: evil@x.example <eve@x.example>"]},
+        {"to": ["eve@x.example\r\nBcc: evil@x.example"]},
+        {"cc": ['"x\nBcc: evil@x.example" <a@x.example>']},
+        {"bcc": ["a@x.example\u2028Bcc: evil@x.example"]},
+        {"attachments": [{"content_base64": "eA==", "filename": "a\r\nBcc: evil@x.example"}]},
+        {"to": ["not an address"]},
+    ],
+)
+async def test_header_injection_is_refused(
+    bob: Client, smtp: tuple[int, SmtpSink], arguments: dict[str, Any]
+) -> None:
     before = smtp[1].count
     given = {"to": ["bob@example.test"], "subject": "hello", "body_text": "x", **arguments}
     error = await call_error(bob, "send_message", **given)
@@ -311,14 +398,22 @@ async def test_header_injection_is_refused(bob: Client, smtp: tuple[int, SmtpSin
     assert smtp[1].count == before
 
 
-@pytest.mark.parametrize(("path", "code"), [
-    ("../secret.txt", "invalid_input"), ("/etc/passwd", "invalid_input"), ("escape", "invalid_input"),
-    ("missing.pdf", "not_found"),
-])
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("../secret.txt", "invalid_input"),
+        ("/etc/passwd", "invalid_input"),
+        ("escape", "invalid_input"),
+        ("missing.pdf", "not_found"),
+    ],
+)
 async def test_attachment_paths_outside_the_directory_are_refused(
-        bob: Client, smtp: tuple[int, SmtpSink], path: str, code: str) -> None:
+    bob: Client, smtp: tuple[int, SmtpSink], path: str, code: str
+) -> None:
     before = smtp[1].count
-    error = await call_error(bob, "send_message", to=["bob@example.test"], body_text="x", attachments=[{"path": path}])
+    error = await call_error(
+        bob, "send_message", to=["bob@example.test"], body_text="x", attachments=[{"path": path}]
+    )
     assert error["error"]["code"] == code and "do not send" not in str(error)
     assert smtp[1].count == before
 
@@ -326,51 +421,87 @@ async def test_attachment_paths_outside_the_directory_are_refused(
 async def test_limits_and_allow_list(sandbox: Sandbox, smtp: tuple[int, SmtpSink], outbox: Path) -> None:
     port, sink = smtp
     before = sink.count
-    env = {"MAIL_SMTP_MAX_ATTACHMENT_BYTES": "1000", "MAIL_SMTP_BOB_ALLOWED_RECIPIENTS": "@example.test, x@ok.example",
-           "MAIL_SMTP_BOB_RATE_LIMIT": "1"}
+    env = {
+        "MAIL_SMTP_MAX_ATTACHMENT_BYTES": "1000",
+        "MAIL_SMTP_BOB_ALLOWED_RECIPIENTS": "@example.test, x@ok.example",
+        "MAIL_SMTP_BOB_RATE_LIMIT": "1",
+    }
     async with bob_client(sandbox, port, outbox, env=env) as client:
-        big = await call_error(client, "send_message", to=["bob@example.test"], body_text="x",
-                               attachments=[{"content_base64": base64.b64encode(b"x" * 2000).decode(), "filename": "b"}])
-        assert big["error"]["code"] == "invalid_input" and "MAIL_SMTP_MAX_ATTACHMENT_BYTES" in big["error"]["message"]
-        file = await call_error(client, "send_message", to=["bob@example.test"], body_text="x",
-                                attachments=[{"path": "big.bin"}])
+        big = await call_error(
+            client,
+            "send_message",
+            to=["bob@example.test"],
+            body_text="x",
+            attachments=[{"content_base64": base64.b64encode(b"x" * 2000).decode(), "filename": "b"}],
+        )
+        assert (
+            big["error"]["code"] == "invalid_input"
+            and "MAIL_SMTP_MAX_ATTACHMENT_BYTES" in big["error"]["message"]
+        )
+        file = await call_error(
+            client, "send_message", to=["bob@example.test"], body_text="x", attachments=[{"path": "big.bin"}]
+        )
         assert file["error"]["code"] == "invalid_input"
-        outside = await call_error(client, "send_message", to=["bob@example.test", "eve@evil.example"], body_text="x")
+        outside = await call_error(
+            client, "send_message", to=["bob@example.test", "eve@evil.example"], body_text="x"
+        )
         assert outside["error"]["code"] == "invalid_input"
         assert outside["error"]["details"]["not_allowed"] == ["eve@evil.example"]
         assert sink.count == before
-        first = await call(client, "send_message", to=["x@ok.example"], subject=f"Rate {tag()}", body_text="one")
+        first = await call(
+            client, "send_message", to=["x@ok.example"], subject=f"Rate {tag()}", body_text="one"
+        )
         assert first["data"]["status"] == "sent"
         second = await call_error(client, "send_message", to=["x@ok.example"], body_text="two")
-        assert second["error"]["code"] == "write_disabled" and second["error"]["details"]["retry_after_seconds"] > 0
+        assert (
+            second["error"]["code"] == "write_disabled"
+            and second["error"]["details"]["retry_after_seconds"] > 0
+        )
         assert sink.count == before + 1
 
 
 # ---------------------------------------------------------------------------------------------- no double sends
 
 
-async def test_idempotency_key_sends_once_also_after_a_restart(bob: Client, sandbox: Sandbox, outbox: Path,
-                                                               smtp: tuple[int, SmtpSink]) -> None:
+async def test_idempotency_key_sends_once_also_after_a_restart(
+    bob: Client, sandbox: Sandbox, outbox: Path, smtp: tuple[int, SmtpSink]
+) -> None:
     port, sink = smtp
     t = tag()
-    arguments = {"to": ["bob@example.test"], "subject": f"Idem {t}", "body_text": "once", "idempotency_key": f"k-{t}"}
+    arguments = {
+        "to": ["bob@example.test"],
+        "subject": f"Idem {t}",
+        "body_text": "once",
+        "idempotency_key": f"k-{t}",
+    }
     before = sink.count
     first = (await call(bob, "send_message", **arguments))["data"]
     second = (await call(bob, "send_message", **arguments))["data"]
     assert first["status"] == second["status"] == "sent" and second["replayed"] is True
-    assert first["header_message_id"] == second["header_message_id"] and first["header_message_id"].startswith("<idem.")
+    assert first["header_message_id"] == second["header_message_id"] and first[
+        "header_message_id"
+    ].startswith("<idem.")
     assert sink.count == before + 1
     async with bob_client(sandbox, port, outbox) as restarted:
         third = (await call(restarted, "send_message", **arguments))["data"]
-    assert third["status"] == "already_sent" and third["sent_copy"]["message_id"] == first["sent_copy"]["message_id"]
+    assert (
+        third["status"] == "already_sent"
+        and third["sent_copy"]["message_id"] == first["sent_copy"]["message_id"]
+    )
     assert sink.count == before + 1 and len(await find(bob, t)) == 1
 
 
-async def test_connection_dropped_after_data_is_unknown_and_not_retried(sandbox: Sandbox, outbox: Path) -> None:
+async def test_connection_dropped_after_data_is_unknown_and_not_retried(
+    sandbox: Sandbox, outbox: Path
+) -> None:
     with smtp_server(sandbox, drop_after_data=True) as (port, sink):
         async with bob_client(sandbox, port, outbox) as client:
-            arguments = {"to": ["carol@example.test"], "subject": f"Drop {tag()}", "body_text": "x",
-                         "idempotency_key": tag()}
+            arguments = {
+                "to": ["carol@example.test"],
+                "subject": f"Drop {tag()}",
+                "body_text": "x",
+                "idempotency_key": tag(),
+            }
             first = (await call(client, "send_message", **arguments))["data"]
             assert first["status"] == "unknown" and first["sent_copy"]["saved"] is False and sink.count == 1
             again = (await call(client, "send_message", **arguments))["data"]
@@ -381,21 +512,32 @@ async def test_connection_dropped_after_data_is_unknown_and_not_retried(sandbox:
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_elicitation_asks_and_decline_sends_nothing(sandbox: Sandbox, outbox: Path, mode: str,
-                                                          smtp: tuple[int, SmtpSink]) -> None:
+async def test_elicitation_asks_and_decline_sends_nothing(
+    sandbox: Sandbox, outbox: Path, mode: str, smtp: tuple[int, SmtpSink]
+) -> None:
     port, sink = smtp
     asked: list[str] = []
     answer = {"action": "accept"}
 
     async def elicit(context: Any, params: Any) -> ElicitResult:
         asked.append(params.message)
-        return ElicitResult(action=answer["action"], content={"send": True} if answer["action"] == "accept" else None)
+        return ElicitResult(
+            action=answer["action"], content={"send": True} if answer["action"] == "accept" else None
+        )
 
     async with bob_client(sandbox, port, outbox, elicitation_callback=elicit, mode=mode) as client:
         t = tag()
         before = sink.count
-        sent = (await call(client, "send_message", to=["bob@example.test"], bcc=["dave@example.test"],
-                           subject=f"Ask {t}", body_text="First line\nsecond line"))["data"]
+        sent = (
+            await call(
+                client,
+                "send_message",
+                to=["bob@example.test"],
+                bcc=["dave@example.test"],
+                subject=f"Ask {t}",
+                body_text="First line\nsecond line",
+            )
+        )["data"]
         assert sent["status"] == "sent" and sent["confirmed_by"] == "person" and sink.count == before + 1
         assert "To: bob@example.test" in asked[-1] and "Bcc: dave@example.test" in asked[-1]
         assert f"Subject: Ask {t}" in asked[-1] and "First line" in asked[-1]
@@ -404,8 +546,9 @@ async def test_elicitation_asks_and_decline_sends_nothing(sandbox: Sandbox, outb
         assert declined["status"] == "declined" and sink.count == before + 1
 
 
-async def test_confirm_always_without_elicitation_refuses(sandbox: Sandbox, outbox: Path,
-                                                          smtp: tuple[int, SmtpSink]) -> None:
+async def test_confirm_always_without_elicitation_refuses(
+    sandbox: Sandbox, outbox: Path, smtp: tuple[int, SmtpSink]
+) -> None:
     port, sink = smtp
     before = sink.count
     async with bob_client(sandbox, port, outbox, env={"MAIL_SMTP_CONFIRM": "always"}) as client:
@@ -430,7 +573,10 @@ async def test_starttls_and_tls_with_login_and_verified_certificates(sandbox: Sa
                 assert data["status"] == "sent" and sink.count == 1
             async with bob_client(sandbox, port, outbox, env={"MAIL_SMTP_BOB_SECURITY": security}) as client:
                 error = await call_error(client, "send_message", to=["carol@example.test"], body_text="x")
-                assert error["error"]["code"] == "connection_failed" and "certificate" in error["error"]["message"]
+                assert (
+                    error["error"]["code"] == "connection_failed"
+                    and "certificate" in error["error"]["message"]
+                )
             env["MAIL_SMTP_BOB_PASS"] = "wrong"
             async with bob_client(sandbox, port, outbox, env=env) as client:
                 error = await call_error(client, "send_message", to=["carol@example.test"], body_text="x")
@@ -442,8 +588,10 @@ async def test_starttls_and_tls_with_login_and_verified_certificates(sandbox: Sa
 
 
 async def test_save_sent_auto_skips_a_provider_that_files_sent_mail_itself(outbox: Path) -> None:
-    with Sandbox(imap_capability="+X-GM-EXT-1", users=("bob",)) as gmail_like, \
-            smtp_server(gmail_like) as (port, sink):
+    with (
+        Sandbox(imap_capability="+X-GM-EXT-1", users=("bob",)) as gmail_like,
+        smtp_server(gmail_like) as (port, sink),
+    ):
         for save_sent, saved in (("auto", False), ("always", True), ("never", False)):
             env = {"MAIL_SMTP_BOB_SAVE_SENT": save_sent}
             async with bob_client(gmail_like, port, outbox, env=env) as client:
@@ -456,8 +604,9 @@ async def test_save_sent_auto_skips_a_provider_that_files_sent_mail_itself(outbo
         assert sink.count == 3
 
 
-async def test_every_send_and_draft_is_audited_without_content(bob: Client, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_every_send_and_draft_is_audited_without_content(
+    bob: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "audit.jsonl"
     monkeypatch.setenv("MAIL_MCP_AUDIT_LOG", str(log))
     secret = f"body-{tag()}"
@@ -465,6 +614,10 @@ async def test_every_send_and_draft_is_audited_without_content(bob: Client, tmp_
     await call_error(bob, "send_message", to=["x\r\n@example.test"], body_text=secret)
     await call(bob, "save_draft", to=["carol@example.test"], body_text=secret)
     lines = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [(r["action"], r["status"]) for r in lines] == [("send", "sent"), ("send", "refused"), ("save_draft", "ok")]
+    assert [(r["action"], r["status"]) for r in lines] == [
+        ("send", "sent"),
+        ("send", "refused"),
+        ("save_draft", "ok"),
+    ]
     assert lines[0]["bcc"] == ["dave@example.test"] and lines[0]["header_message_id"].startswith("<")
     assert lines[1]["code"] == "invalid_input" and secret not in log.read_text()

@@ -35,9 +35,22 @@ from mail_mcp.server.app import build_server
 
 pytestmark = pytest.mark.anyio
 TOKEN = "test-token-0123456789abcdef"
-INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-    "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
-CALL = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "list_folders", "arguments": {}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+CALL = {
+    "jsonrpc": "2.0",
+    "id": 2,
+    "method": "tools/call",
+    "params": {"name": "list_folders", "arguments": {}},
+}
 MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
@@ -57,8 +70,10 @@ def connect(web: HttpServer, token: str | None = None, mode: str = "auto") -> Cl
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if web.options.transport == "sse":
         return Client(sse_client(web.url, headers=headers), mode=mode)  # type: ignore[arg-type]
-    return Client(streamable_http_client(web.url, http_client=httpx2.AsyncClient(headers=headers, timeout=30)),
-                  mode=mode)  # type: ignore[arg-type]
+    return Client(
+        streamable_http_client(web.url, http_client=httpx2.AsyncClient(headers=headers, timeout=30)),
+        mode=mode,
+    )  # type: ignore[arg-type]
 
 
 async def list_and_read(client: Client) -> str:
@@ -76,8 +91,9 @@ async def list_and_read(client: Client) -> str:
 # --------------------------------------------------------------------------- end to end
 
 
-@pytest.mark.parametrize(("transport", "mode"), [("http", "auto"), ("http", "legacy"), ("sse", "auto"),
-                                                 ("sse", "legacy")])
+@pytest.mark.parametrize(
+    ("transport", "mode"), [("http", "auto"), ("http", "legacy"), ("sse", "auto"), ("sse", "legacy")]
+)
 async def test_transport_end_to_end(service: MailService, transport: str, mode: str) -> None:
     async with serving(service, transport) as web, connect(web, mode=mode) as client:
         assert await list_and_read(client)
@@ -100,15 +116,21 @@ async def test_http_401_before_touching_the_mailbox(settings: Settings) -> None:
     service = MailService(settings)
     try:
         async with serving(service, "http", token=TOKEN) as web, httpx2.AsyncClient(timeout=10) as http:
-            for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"},
-                            {"Authorization": f"Bearer {TOKEN}x"}, {"Authorization": f"Basic {TOKEN}"},
-                            {"Authorization": TOKEN}):
+            for headers in (
+                {},
+                {"Authorization": "Bearer wrong-token-0123456789"},
+                {"Authorization": f"Bearer {TOKEN}x"},
+                {"Authorization": f"Basic {TOKEN}"},
+                {"Authorization": TOKEN},
+            ):
                 for body in (INIT, CALL):
                     response = await http.post(web.url, json=body, headers={**MCP_HEADERS, **headers})
                     assert response.status_code == 401, (headers, response.text)
                     assert response.headers["www-authenticate"].startswith("Bearer")
             assert service.pools.get("default").logins == 0
-            ok = await http.post(web.url, json=INIT, headers={**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"})
+            ok = await http.post(
+                web.url, json=INIT, headers={**MCP_HEADERS, "Authorization": f"Bearer {TOKEN}"}
+            )
             assert ok.status_code == 200 and "serverInfo" in ok.text
     finally:
         await service.close()
@@ -128,10 +150,14 @@ async def test_bad_origin_and_host_refused(service: MailService, transport: str)
         auth = {"Authorization": f"Bearer {TOKEN}"}
 
         async def status(**headers: str) -> int:
-            if transport == "sse":  # a GET that is let through is an endless event stream: read the status only
+            if (
+                transport == "sse"
+            ):  # a GET that is let through is an endless event stream: read the status only
                 async with http.stream("GET", web.url, headers={**auth, **headers}) as response:
                     return response.status_code
-            return (await http.post(web.url, json=INIT, headers={**MCP_HEADERS, **auth, **headers})).status_code
+            return (
+                await http.post(web.url, json=INIT, headers={**MCP_HEADERS, **auth, **headers})
+            ).status_code
 
         assert await status(Origin="http://evil.example") == 403
         assert await status(Origin="https://127.0.0.1.evil.example") == 403
@@ -141,8 +167,16 @@ async def test_bad_origin_and_host_refused(service: MailService, transport: str)
 
 
 async def test_configured_hosts_and_origins_are_added(service: MailService) -> None:
-    async with serving(service, "http", allowed_hosts=("mail.example.test:*",),
-                       allowed_origins=("https://app.example.test",)) as web, httpx2.AsyncClient() as http:
+    async with (
+        serving(
+            service,
+            "http",
+            allowed_hosts=("mail.example.test:*",),
+            allowed_origins=("https://app.example.test",),
+        ) as web,
+        httpx2.AsyncClient() as http,
+    ):
+
         async def status(**headers: str) -> int:
             return (await http.post(web.url, json=INIT, headers={**MCP_HEADERS, **headers})).status_code
 
@@ -154,8 +188,14 @@ def test_bearer_compare() -> None:
     auth = BearerAuth(lambda *a: None, TOKEN)  # type: ignore[arg-type,return-value]
     assert auth.authorized([(b"authorization", f"Bearer {TOKEN}".encode())])
     assert auth.authorized([(b"Authorization", f"bearer {TOKEN}".encode())])
-    for value in (b"", b"Bearer", b"Bearer ", f"Bearer {TOKEN[:-1]}".encode(), TOKEN.encode(),
-                  f"Token {TOKEN}".encode()):
+    for value in (
+        b"",
+        b"Bearer",
+        b"Bearer ",
+        f"Bearer {TOKEN[:-1]}".encode(),
+        TOKEN.encode(),
+        f"Token {TOKEN}".encode(),
+    ):
         assert not auth.authorized([(b"authorization", value)]), value
     assert not auth.authorized([])
 
@@ -199,12 +239,23 @@ def test_token_sources(tmp_path: Path) -> None:
 
 def test_cli_refuses_public_bind_without_token() -> None:
     env = {"PATH": os.environ["PATH"]}
-    done = subprocess.run([sys.executable, "-m", "mail_mcp", "serve", "--transport", "http", "--host", "0.0.0.0"],
-                          env=env, capture_output=True, text=True, timeout=30, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mail_mcp", "serve", "--transport", "http", "--host", "0.0.0.0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 2 and "without a bearer token" in done.stderr and done.stdout == ""
-    done = subprocess.run([sys.executable, "-m", "mail_mcp", "sandbox", "--transport", "sse", "--host", "0.0.0.0"],
-                          env={**env, "MAIL_MCP_HTTP_TOKEN": TOKEN}, capture_output=True, text=True, timeout=30,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mail_mcp", "sandbox", "--transport", "sse", "--host", "0.0.0.0"],
+        env={**env, "MAIL_MCP_HTTP_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 2 and "--allowed-host" in done.stderr and "sandbox Dovecot" not in done.stderr
 
 
@@ -257,7 +308,11 @@ async def test_prompts(client: Client) -> None:
         return "\n".join(m.content.text for m in result.messages)  # type: ignore[union-attr]
 
     triage = await text("triage_unread", limit="5")
-    assert "list_messages(" in triage and "unread=true, limit=5" in triage and "never follow instructions" in triage
+    assert (
+        "list_messages(" in triage
+        and "unread=true, limit=5" in triage
+        and "never follow instructions" in triage
+    )
     assert ("modify_flags" in triage) == ("modify_flags" in tools)
     summary = await text("summarise_thread", message_id="imap:default:INBOX:1:2")
     assert 'get_message(message_id="imap:default:INBOX:1:2")' in summary and "list_folders" in summary
@@ -299,7 +354,10 @@ def test_example_host_configs_are_valid(name: str) -> None:
         args = entry.get("args", [])
         assert entry["command"] == PLACEHOLDER or "mail-mcp" in args, entry
         assert not {"serve", "sandbox"}.isdisjoint(args) or args == [], entry
-        env = {k: ("echo secret" if k.endswith("PASSWORD_COMMAND") else v) for k, v in entry.get("env", {}).items()}
+        env = {
+            k: ("echo secret" if k.endswith("PASSWORD_COMMAND") else v)
+            for k, v in entry.get("env", {}).items()
+        }
         if env:
             assert load_settings(env=env).accounts
 

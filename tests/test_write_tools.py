@@ -30,7 +30,9 @@ WRITE_TOOLS = {"modify_flags", "move_message", "copy_message", "delete_message",
 
 def write_settings(sandbox: Sandbox, **account: Any) -> Settings:
     base = load_settings(env={**sandbox.env(user=USER), "MAIL_IMAP_WRITE_ENABLED": "true"})
-    return base.model_copy(update={"accounts": {"default": base.accounts["default"].model_copy(update=account)}})
+    return base.model_copy(
+        update={"accounts": {"default": base.accounts["default"].model_copy(update=account)}}
+    )
 
 
 @asynccontextmanager
@@ -62,16 +64,28 @@ def raw(sandbox: Sandbox) -> IMAPClient:
     return sandbox.connect(USER)
 
 
-def fresh_folder(sandbox: Sandbox, count: int, prefix: str = "W", flags: dict[int, list[bytes]] | None = None,
-                 ) -> tuple[str, list[str]]:
+def fresh_folder(
+    sandbox: Sandbox,
+    count: int,
+    prefix: str = "W",
+    flags: dict[int, list[bytes]] | None = None,
+) -> tuple[str, list[str]]:
     """A new folder holding `count` messages; returns its name and their ids (oldest first)."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     imap = raw(sandbox)
     try:
         imap.create_folder(name)
         if count:
-            imap.multiappend(name, [{"msg": f"Subject: {prefix} {i}\r\nFrom: a@example.test\r\n\r\nbody {i}\r\n"
-                                     .encode(), "flags": (flags or {}).get(i, [])} for i in range(count)])
+            imap.multiappend(
+                name,
+                [
+                    {
+                        "msg": f"Subject: {prefix} {i}\r\nFrom: a@example.test\r\n\r\nbody {i}\r\n".encode(),
+                        "flags": (flags or {}).get(i, []),
+                    }
+                    for i in range(count)
+                ],
+            )
         return name, folder_ids(sandbox, name)
     finally:
         imap.logout()
@@ -119,9 +133,11 @@ async def test_gate_off_tools_absent_and_calls_refused(client: Client, sandbox: 
     names = {t.name for t in (await client.list_tools()).tools}
     assert not names & WRITE_TOOLS
     _, ids = fresh_folder(sandbox, 1, "Gate")
-    for tool, arguments in [("modify_flags", {"message_ids": ids, "add_flags": ["read"]}),
-                            ("delete_message", {"message_ids": ids, "permanent": True}),
-                            ("create_folder", {"name": "Nope"})]:
+    for tool, arguments in [
+        ("modify_flags", {"message_ids": ids, "add_flags": ["read"]}),
+        ("delete_message", {"message_ids": ids, "permanent": True}),
+        ("create_folder", {"name": "Nope"}),
+    ]:
         error = (await call_error(client, tool, **arguments))["error"]
         assert error["code"] == "write_disabled" and "MAIL_IMAP_WRITE_ENABLED" in error["message"]
     accounts = (await call(client, "list_accounts"))["data"]["accounts"]
@@ -131,8 +147,13 @@ async def test_gate_off_tools_absent_and_calls_refused(client: Client, sandbox: 
 async def test_gate_on_tools_listed_with_honest_annotations(wc: Client) -> None:
     tools = {t.name: t for t in (await wc.list_tools()).tools}
     assert WRITE_TOOLS <= set(tools)
-    expected = {"modify_flags": (False, True), "move_message": (True, True), "copy_message": (False, False),
-                "delete_message": (True, True), "create_folder": (False, True)}
+    expected = {
+        "modify_flags": (False, True),
+        "move_message": (True, True),
+        "copy_message": (False, False),
+        "delete_message": (True, True),
+        "create_folder": (False, True),
+    }
     for name, (destructive, idempotent) in expected.items():
         hints = tools[name].annotations
         assert hints is not None and hints.read_only_hint is False
@@ -151,9 +172,13 @@ async def test_write_disabled_account_is_refused_when_another_is_enabled(sandbox
     _, ids = fresh_folder(sandbox, 1, "Gate2")
     other_id = ids[0].replace("imap:default:", "imap:other:")
     async with write_client(settings) as (client, _):
-        error = (await call_error(client, "modify_flags", message_ids=[other_id], add_flags=["read"]))["error"]
+        error = (await call_error(client, "modify_flags", message_ids=[other_id], add_flags=["read"]))[
+            "error"
+        ]
         assert error["code"] == "write_disabled" and "MAIL_IMAP_OTHER_WRITE_ENABLED" in error["message"]
-        error = (await call_error(client, "modify_flags", message_ids=[ids[0], other_id], add_flags=["read"]))["error"]
+        error = (
+            await call_error(client, "modify_flags", message_ids=[ids[0], other_id], add_flags=["read"])
+        )["error"]
         assert error["code"] == "invalid_input"
     assert flags_of(sandbox, MessageId.parse(ids[0]).mailbox) == {1: set()}
 
@@ -161,11 +186,23 @@ async def test_write_disabled_account_is_refused_when_another_is_enabled(sandbox
 # ------------------------------------------------------------------------------------------- flags
 
 
-ROUND_TRIPS = [("\\Seen", "\\Seen"), ("\\Answered", "\\Answered"), ("\\Flagged", "\\Flagged"),
-               ("\\Deleted", "\\Deleted"), ("\\Draft", "\\Draft"), ("read", "\\Seen"), ("flagged", "\\Flagged"),
-               ("starred", "\\Flagged"), ("answered", "\\Answered"), ("draft", "\\Draft"),
-               ("important", "$Important"), ("junk", "$Junk"), ("notjunk", "$NotJunk"), ("$Forwarded", "$Forwarded"),
-               ("project-x", "project-x")]
+ROUND_TRIPS = [
+    ("\\Seen", "\\Seen"),
+    ("\\Answered", "\\Answered"),
+    ("\\Flagged", "\\Flagged"),
+    ("\\Deleted", "\\Deleted"),
+    ("\\Draft", "\\Draft"),
+    ("read", "\\Seen"),
+    ("flagged", "\\Flagged"),
+    ("starred", "\\Flagged"),
+    ("answered", "\\Answered"),
+    ("draft", "\\Draft"),
+    ("important", "$Important"),
+    ("junk", "$Junk"),
+    ("notjunk", "$NotJunk"),
+    ("$Forwarded", "$Forwarded"),
+    ("project-x", "project-x"),
+]
 
 
 async def test_each_flag_and_alias_round_trips(wc: Client, sandbox: Sandbox) -> None:
@@ -181,18 +218,23 @@ async def test_each_flag_and_alias_round_trips(wc: Client, sandbox: Sandbox) -> 
         assert flags_of(sandbox, folder)[1] == set()
 
 
-async def test_batch_across_two_folders_is_one_store_per_folder(writer: tuple[Client, MailService],
-                                                                sandbox: Sandbox) -> None:
+async def test_batch_across_two_folders_is_one_store_per_folder(
+    writer: tuple[Client, MailService], sandbox: Sandbox
+) -> None:
     wc, svc = writer
     a, ids_a = fresh_folder(sandbox, 3, "BatchA")
     b, ids_b = fresh_folder(sandbox, 4, "BatchB", flags={i: [b"\\Flagged"] for i in range(4)})
     before = commands(svc)
-    data = (await call(wc, "modify_flags", message_ids=ids_b[:2] + ids_a + ids_b[2:], add_flags=["read"]))["data"]
+    data = (await call(wc, "modify_flags", message_ids=ids_b[:2] + ids_a + ids_b[2:], add_flags=["read"]))[
+        "data"
+    ]
     delta = commands(svc) - before
     assert delta["UID STORE"] == 2 and delta["UID FETCH"] == 2
     assert data["counts"] == {"ok": 7, "failed": 0, "unknown": 0}
     before = commands(svc)
-    await call(wc, "modify_flags", message_ids=ids_a + ids_b, add_flags=["$Done"], remove_flags=["read", "flagged"])
+    await call(
+        wc, "modify_flags", message_ids=ids_a + ids_b, add_flags=["$Done"], remove_flags=["read", "flagged"]
+    )
     delta = commands(svc) - before
     assert delta["UID STORE"] == 4 and delta["UID FETCH"] == 2
     assert list(flags_of(sandbox, a).values()) + list(flags_of(sandbox, b).values()) == [{"$Done"}] * 7
@@ -211,12 +253,26 @@ async def test_250_ids_work_and_251_are_refused(writer: tuple[Client, MailServic
     assert sum("\\Seen" in flags for flags in flags_of(sandbox, folder).values()) == 250
 
 
-INJECTIONS = ["\\Seen) (\\Deleted", "a b", "x\r\nA1 EXPUNGE", '"q"', "{5}", "%", "*", "]", "", "k" * 65, "café",
-              "\\Recent", "\\Junk"]
+INJECTIONS = [
+    "\\Seen) (\\Deleted",
+    "a b",
+    "x\r\nA1 EXPUNGE",
+    '"q"',
+    "{5}",
+    "%",
+    "*",
+    "]",
+    "",
+    "k" * 65,
+    "café",
+    "\\Recent",
+    "\\Junk",
+]
 
 
-async def test_injection_attempts_are_refused_with_nothing_written(writer: tuple[Client, MailService],
-                                                                   sandbox: Sandbox) -> None:
+async def test_injection_attempts_are_refused_with_nothing_written(
+    writer: tuple[Client, MailService], sandbox: Sandbox
+) -> None:
     wc, svc = writer
     folder, ids = fresh_folder(sandbox, 2, "Inject")
     bystander, bystander_ids = fresh_folder(sandbox, 1, "Bystander", flags={0: [b"\\Deleted"]})
@@ -247,17 +303,25 @@ async def test_stale_and_gone_ids_fail_alone(wc: Client, sandbox: Sandbox) -> No
     finally:
         imap.logout()
     gone = ids[0].rsplit(":", 1)[0] + ":999"
-    data = (await call(wc, "modify_flags", message_ids=[ids[0], stale_id, gone, ids[1], ids[0]],
-                       add_flags=["flagged"]))["data"]
+    data = (
+        await call(
+            wc, "modify_flags", message_ids=[ids[0], stale_id, gone, ids[1], ids[0]], add_flags=["flagged"]
+        )
+    )["data"]
     status = {m["message_id"]: (m["status"], m["code"]) for m in data["messages"]}
-    assert status == {ids[0]: ("ok", None), ids[1]: ("ok", None), stale_id: ("failed", "stale_id"),
-                      gone: ("failed", "not_found")}
+    assert status == {
+        ids[0]: ("ok", None),
+        ids[1]: ("ok", None),
+        stale_id: ("failed", "stale_id"),
+        gone: ("failed", "not_found"),
+    }
     assert flags_of(sandbox, doomed) == {1: set()}
     assert flags_of(sandbox, folder) == {1: {"\\Flagged"}, 2: {"\\Flagged"}}
 
 
 async def test_connection_lost_after_send_is_unknown_and_not_retried(
-        writer: tuple[Client, MailService], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    writer: tuple[Client, MailService], sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wc, svc = writer
     folder, ids = fresh_folder(sandbox, 2, "Lost")
     sent: list[bytes] = []
@@ -274,22 +338,29 @@ async def test_connection_lost_after_send_is_unknown_and_not_retried(
     monkeypatch.undo()
     assert len(sent) == 1
     assert svc.pools.get("default").logins == logins
-    assert [(m["status"], m["code"], m["flags"]) for m in data["messages"]] == [("unknown", "connection_failed",
-                                                                                None)] * 2
+    assert [(m["status"], m["code"], m["flags"]) for m in data["messages"]] == [
+        ("unknown", "connection_failed", None)
+    ] * 2
     assert data["counts"]["unknown"] == 2 and "check" in data["messages"][0]["reason"]
     assert flags_of(sandbox, folder) == {1: {"\\Seen"}, 2: {"\\Seen"}}
     assert (await call(wc, "modify_flags", message_ids=ids, add_flags=["read"]))["data"]["counts"]["ok"] == 2
 
 
 async def test_bad_argument_shapes_are_invalid_input(wc: Client) -> None:
-    for arguments in [{"message_ids": 5}, {"message_ids": "imap:default:INBOX:1:1"}, {"message_ids": []},
-                      {"message_ids": ["not-an-id"]}, {"message_ids": ["imap:default:INBOX:1:1"], "add_flags": "read"}]:
+    for arguments in [
+        {"message_ids": 5},
+        {"message_ids": "imap:default:INBOX:1:1"},
+        {"message_ids": []},
+        {"message_ids": ["not-an-id"]},
+        {"message_ids": ["imap:default:INBOX:1:1"], "add_flags": "read"},
+    ]:
         error = (await call_error(wc, "modify_flags", **{"add_flags": ["read"], **arguments}))["error"]
         assert error["code"] == "invalid_input", arguments
 
 
-async def test_every_write_is_audited_without_content(wc: Client, sandbox: Sandbox, tmp_path: Any,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_every_write_is_audited_without_content(
+    wc: Client, sandbox: Sandbox, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "audit.jsonl"
     monkeypatch.setenv("MAIL_MCP_AUDIT_LOG", str(log))
     folder, ids = fresh_folder(sandbox, 2, "Audited")
@@ -307,7 +378,9 @@ async def test_every_write_is_audited_without_content(wc: Client, sandbox: Sandb
 # ------------------------------------------------------------------------------------------- move, copy, delete
 
 
-async def test_move_and_undo_with_the_returned_ids(writer: tuple[Client, MailService], sandbox: Sandbox) -> None:
+async def test_move_and_undo_with_the_returned_ids(
+    writer: tuple[Client, MailService], sandbox: Sandbox
+) -> None:
     wc, svc = writer
     source, ids = fresh_folder(sandbox, 3, "MoveSrc", flags={2: [b"\\Deleted"]})
     dest, _ = fresh_folder(sandbox, 0, "MoveDst")
@@ -330,8 +403,9 @@ async def test_move_and_undo_with_the_returned_ids(writer: tuple[Client, MailSer
     assert [m["code"] for m in again["messages"]] == ["not_found"] * 2
 
 
-async def test_move_by_role_same_folder_and_missing_destination(writer: tuple[Client, MailService],
-                                                                 sandbox: Sandbox) -> None:
+async def test_move_by_role_same_folder_and_missing_destination(
+    writer: tuple[Client, MailService], sandbox: Sandbox
+) -> None:
     wc, svc = writer
     source, ids = fresh_folder(sandbox, 2, "Role")
     data = (await call(wc, "move_message", message_ids=ids[:1], destination="archive"))["data"]
@@ -348,7 +422,9 @@ async def test_move_by_role_same_folder_and_missing_destination(writer: tuple[Cl
     assert error["code"] == "not_found"
 
 
-async def test_copy_keeps_originals_and_returns_new_ids(writer: tuple[Client, MailService], sandbox: Sandbox) -> None:
+async def test_copy_keeps_originals_and_returns_new_ids(
+    writer: tuple[Client, MailService], sandbox: Sandbox
+) -> None:
     wc, svc = writer
     source, ids = fresh_folder(sandbox, 2, "CopySrc")
     dest, _ = fresh_folder(sandbox, 0, "CopyDst")
@@ -359,8 +435,9 @@ async def test_copy_keeps_originals_and_returns_new_ids(writer: tuple[Client, Ma
     assert subjects(sandbox, source) == subjects(sandbox, dest) == ["CopySrc 0", "CopySrc 1"]
     new = {m["message_id"]: m["new_message_id"] for m in data["messages"]}
     for old, copy in new.items():
-        assert (await call(wc, "get_message", message_id=copy))["data"]["subject"] == \
-            (await call(wc, "get_message", message_id=old))["data"]["subject"]
+        assert (await call(wc, "get_message", message_id=copy))["data"]["subject"] == (
+            await call(wc, "get_message", message_id=old)
+        )["data"]["subject"]
 
 
 async def test_delete_to_trash_then_permanently(writer: tuple[Client, MailService], sandbox: Sandbox) -> None:
@@ -385,8 +462,9 @@ async def test_delete_to_trash_then_permanently(writer: tuple[Client, MailServic
     assert "bystander" in remaining and "Del 0" not in remaining and "Del 1" not in remaining
 
 
-async def test_permanent_delete_outside_trash_needs_the_setting(writer: tuple[Client, MailService],
-                                                                sandbox: Sandbox) -> None:
+async def test_permanent_delete_outside_trash_needs_the_setting(
+    writer: tuple[Client, MailService], sandbox: Sandbox
+) -> None:
     wc, _ = writer
     source, ids = fresh_folder(sandbox, 3, "Perm", flags={2: [b"\\Deleted"]})
     error = (await call_error(wc, "delete_message", message_ids=ids[:2], permanent=True))["error"]
@@ -399,13 +477,19 @@ async def test_permanent_delete_outside_trash_needs_the_setting(writer: tuple[Cl
 
 
 async def test_allow_permanent_delete_setting(tmp_path: Any) -> None:
-    env = {"MAIL_IMAP_DEFAULT_HOST": "imap.example.org", "MAIL_IMAP_DEFAULT_USER": "me", "MAIL_IMAP_DEFAULT_PASS": "x"}
+    env = {
+        "MAIL_IMAP_DEFAULT_HOST": "imap.example.org",
+        "MAIL_IMAP_DEFAULT_USER": "me",
+        "MAIL_IMAP_DEFAULT_PASS": "x",
+    }
     assert load_settings(env=env).accounts["default"].allow_permanent_delete is False
     on = load_settings(env={**env, "MAIL_IMAP_DEFAULT_ALLOW_PERMANENT_DELETE": "true"})
     assert on.accounts["default"].allow_permanent_delete is True
     toml = tmp_path / "mail.toml"
-    toml.write_text('[accounts.home]\nhost = "h"\nuser = "u"\npassword = "p"\nwrite_enabled = true\n'
-                    'allow_permanent_delete = true\n')
+    toml.write_text(
+        '[accounts.home]\nhost = "h"\nuser = "u"\npassword = "p"\nwrite_enabled = true\n'
+        "allow_permanent_delete = true\n"
+    )
     home = load_settings(env={}, config_path=toml).accounts["home"]
     assert home.write_enabled and home.allow_permanent_delete
 
@@ -440,7 +524,8 @@ def no_move(sandbox: Sandbox) -> Iterator[Sandbox]:
 
 
 async def test_move_fallback_broken_after_copy_is_unknown_with_the_new_id(
-        no_move: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    no_move: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source, ids = fresh_folder(no_move, 2, "HalfMoved")
     dest, _ = fresh_folder(no_move, 0, "HalfDest")
     calls: list[Any] = []
@@ -473,8 +558,14 @@ async def test_move_without_move_uses_uidplus(no_move: Sandbox) -> None:
     async with write_client(write_settings(no_move)) as (client, svc):
         data = (await call(client, "move_message", message_ids=ids[:2], destination="archive"))["data"]
         delta = commands(svc)
-        undo = (await call(client, "move_message", message_ids=[m["new_message_id"] for m in data["messages"]],
-                           destination=source))["data"]
+        undo = (
+            await call(
+                client,
+                "move_message",
+                message_ids=[m["new_message_id"] for m in data["messages"]],
+                destination=source,
+            )
+        )["data"]
     assert "MOVE" not in delta and "UID MOVE" not in delta
     assert delta["UID COPY"] == 1 and delta["UID EXPUNGE"] == 1 and "EXPUNGE" not in delta
     assert data["counts"]["ok"] == 2 and all(m["new_message_id"] for m in data["messages"])
@@ -488,8 +579,11 @@ async def test_without_move_and_uidplus_moves_are_refused(no_move_no_uidplus: Sa
     box = no_move_no_uidplus
     source, ids = fresh_folder(box, 3, "Bare", flags={2: [b"\\Deleted"]})
     async with write_client(write_settings(box, allow_permanent_delete=True)) as (client, svc):
-        for tool, arguments in [("move_message", {"destination": "archive"}), ("delete_message", {}),
-                                ("delete_message", {"permanent": True})]:
+        for tool, arguments in [
+            ("move_message", {"destination": "archive"}),
+            ("delete_message", {}),
+            ("delete_message", {"permanent": True}),
+        ]:
             error = (await call_error(client, tool, message_ids=ids[:2], **arguments))["error"]
             assert error["code"] == "unsupported", tool
         assert not {"UID COPY", "UID STORE", "UID EXPUNGE", "EXPUNGE", "UID MOVE"} & set(commands(svc))

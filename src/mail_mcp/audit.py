@@ -19,8 +19,12 @@ def audit(action: str, account: str, **fields: Any) -> None:
     path = os.environ.get("MAIL_MCP_AUDIT_LOG")
     if not path:
         return
-    record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "action": action,
-              "account": account, **fields}
+    record = {
+        "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        "action": action,
+        "account": account,
+        **fields,
+    }
     line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
     with _lock, open(path, "a", encoding="utf-8") as handle:
         handle.write(line)

@@ -48,41 +48,86 @@ def _setup_logging(level: str) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="mail-mcp", description="MCP server for IMAP mailboxes. With no command: `serve` over stdio.")
+        prog="mail-mcp", description="MCP server for IMAP mailboxes. With no command: `serve` over stdio."
+    )
     common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
-    common.add_argument("--config", default=argparse.SUPPRESS,
-                        help="TOML file with accounts (else MAIL_MCP_CONFIG, else environment)")
-    common.add_argument("--log-level", type=str.upper, choices=LEVELS, default=argparse.SUPPRESS,
-                        help="DEBUG, INFO, WARNING or ERROR (else MAIL_MCP_LOG_LEVEL, else INFO); logs go to stderr")
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        help="TOML file with accounts (else MAIL_MCP_CONFIG, else environment)",
+    )
+    common.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LEVELS,
+        default=argparse.SUPPRESS,
+        help="DEBUG, INFO, WARNING or ERROR (else MAIL_MCP_LOG_LEVEL, else INFO); logs go to stderr",
+    )
     parser.add_argument("--config", help="TOML file with accounts (else MAIL_MCP_CONFIG, else environment)")
-    parser.add_argument("--log-level", type=str.upper, choices=LEVELS,
-                        help="DEBUG, INFO, WARNING or ERROR (else MAIL_MCP_LOG_LEVEL, else INFO); logs go to stderr")
+    parser.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LEVELS,
+        help="DEBUG, INFO, WARNING or ERROR (else MAIL_MCP_LOG_LEVEL, else INFO); logs go to stderr",
+    )
 
     transport = argparse.ArgumentParser(add_help=False)
     group = transport.add_argument_group("transport")
-    group.add_argument("--transport", choices=TRANSPORTS, default="stdio",
-                       help="stdio (default; what MCP hosts launch), http (streamable HTTP at /mcp) or sse "
-                            "(legacy hosts: GET /sse, POST /messages/)")
-    group.add_argument("--host", default=DEFAULT_HOST,
-                       help="address to bind for http/sse (default 127.0.0.1); anything that is not loopback "
-                            f"needs a bearer token ({TOKEN_ENV} or a token file) and --allowed-host")
-    group.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port for http/sse (default {DEFAULT_PORT}; "
-                                                                      "0 picks a free one and logs it)")
-    group.add_argument("--token-file", help=f"file holding the bearer token (else {TOKEN_FILE_ENV}, else {TOKEN_ENV}); "
-                                            "required off loopback, enforced whenever set")
-    group.add_argument("--allowed-host", action="append", default=[], metavar="HOST[:PORT|:*]",
-                       help=f"Host header value clients use (repeatable; also {ALLOWED_HOSTS_ENV}, comma-separated); "
-                            "loopback names are always allowed on a loopback bind")
-    group.add_argument("--allowed-origin", action="append", default=[], metavar="SCHEME://HOST[:PORT|:*]",
-                       help=f"browser Origin to accept (repeatable; also {ALLOWED_ORIGINS_ENV}); requests with any "
-                            "other Origin get 403, requests without one are fine")
+    group.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="stdio",
+        help="stdio (default; what MCP hosts launch), http (streamable HTTP at /mcp) or sse "
+        "(legacy hosts: GET /sse, POST /messages/)",
+    )
+    group.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="address to bind for http/sse (default 127.0.0.1); anything that is not loopback "
+        f"needs a bearer token ({TOKEN_ENV} or a token file) and --allowed-host",
+    )
+    group.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port for http/sse (default {DEFAULT_PORT}; 0 picks a free one and logs it)",
+    )
+    group.add_argument(
+        "--token-file",
+        help=f"file holding the bearer token (else {TOKEN_FILE_ENV}, else {TOKEN_ENV}); "
+        "required off loopback, enforced whenever set",
+    )
+    group.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT|:*]",
+        help=f"Host header value clients use (repeatable; also {ALLOWED_HOSTS_ENV}, comma-separated); "
+        "loopback names are always allowed on a loopback bind",
+    )
+    group.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="SCHEME://HOST[:PORT|:*]",
+        help=f"browser Origin to accept (repeatable; also {ALLOWED_ORIGINS_ENV}); requests with any "
+        "other Origin get 403, requests without one are fine",
+    )
 
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", parents=[common, transport], help="serve MCP (the default command; stdio unless --transport)")
-    sub.add_parser("sandbox", parents=[common, transport],
-                   help="start a private Dovecot with sample mail and serve MCP against it (stopped on exit)")
-    check = sub.add_parser("check", parents=[common],
-                           help="log in, print capabilities and folders by role, exit non-zero on failure")
+    sub.add_parser(
+        "serve", parents=[common, transport], help="serve MCP (the default command; stdio unless --transport)"
+    )
+    sub.add_parser(
+        "sandbox",
+        parents=[common, transport],
+        help="start a private Dovecot with sample mail and serve MCP against it (stopped on exit)",
+    )
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="log in, print capabilities and folders by role, exit non-zero on failure",
+    )
     check.add_argument("--account", help="account id (default: all)")
     return parser
 
@@ -91,9 +136,14 @@ def _http_options(args: argparse.Namespace) -> HttpOptions | None:
     if getattr(args, "transport", "stdio") == "stdio":
         return None
     env = os.environ
-    return http_options(args.transport, args.host, args.port, read_token(env, args.token_file),
-                        [*args.allowed_host, *split_list(env.get(ALLOWED_HOSTS_ENV))],
-                        [*args.allowed_origin, *split_list(env.get(ALLOWED_ORIGINS_ENV))])
+    return http_options(
+        args.transport,
+        args.host,
+        args.port,
+        read_token(env, args.token_file),
+        [*args.allowed_host, *split_list(env.get(ALLOWED_HOSTS_ENV))],
+        [*args.allowed_origin, *split_list(env.get(ALLOWED_ORIGINS_ENV))],
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -115,8 +165,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace, command: str) -> int:
     level = args.log_level or os.environ.get("MAIL_MCP_LOG_LEVEL", "INFO").upper()
     if level not in LEVELS:
-        print(f"mail-mcp: configuration error: MAIL_MCP_LOG_LEVEL: expected one of {', '.join(LEVELS)}, "
-              f"got {level!r}", file=sys.stderr)
+        print(
+            f"mail-mcp: configuration error: MAIL_MCP_LOG_LEVEL: expected one of {', '.join(LEVELS)}, "
+            f"got {level!r}",
+            file=sys.stderr,
+        )
         return 2
     _setup_logging(level)
     from mail_mcp.config.sources import load_settings
@@ -132,7 +185,9 @@ def _main(args: argparse.Namespace, command: str) -> int:
         http = _http_options(args)
         if command == "sandbox" or not settings.accounts:
             if command != "sandbox":
-                log.warning("no account configured (MAIL_IMAP_<ACCOUNT>_HOST…): serving the local sandbox mailbox")
+                log.warning(
+                    "no account configured (MAIL_IMAP_<ACCOUNT>_HOST…): serving the local sandbox mailbox"
+                )
             return _serve_sandbox(settings.max_attachment_bytes, http)
         return _serve(settings, http)
     except TransportError as exc:
@@ -157,7 +212,10 @@ def _serve_sandbox(max_attachment_bytes: int, http: HttpOptions | None) -> int:
         with Sandbox() as sandbox:
             sandbox.seed_sample()
             env = sandbox.env()
-            log.info("sandbox Dovecot on 127.0.0.1:%s (user alice); stops when this server exits", sandbox.imap_port)
+            log.info(
+                "sandbox Dovecot on 127.0.0.1:%s (user alice); stops when this server exits",
+                sandbox.imap_port,
+            )
             env["MAIL_MCP_MAX_ATTACHMENT_BYTES"] = str(max_attachment_bytes)
             env["MAIL_IMAP_WRITE_ENABLED"] = os.environ.get("MAIL_IMAP_WRITE_ENABLED", "false")
             return _serve(load_settings(env=env), http)
@@ -168,11 +226,16 @@ def _serve_sandbox(max_attachment_bytes: int, http: HttpOptions | None) -> int:
 
 def run_check(settings: Settings, account_id: str | None) -> int:
     if not settings.accounts:
-        print("mail-mcp check: no account configured (set MAIL_IMAP_<ACCOUNT>_HOST, _USER, _PASS…)", file=sys.stderr)
+        print(
+            "mail-mcp check: no account configured (set MAIL_IMAP_<ACCOUNT>_HOST, _USER, _PASS…)",
+            file=sys.stderr,
+        )
         return 2
     if account_id is not None and account_id not in settings.accounts:
-        print(f"mail-mcp check: no account {account_id!r}; configured: {', '.join(settings.accounts)}",
-              file=sys.stderr)
+        print(
+            f"mail-mcp check: no account {account_id!r}; configured: {', '.join(settings.accounts)}",
+            file=sys.stderr,
+        )
         return 2
     import anyio
 
@@ -191,8 +254,9 @@ async def _check(settings: Settings, ids: list[str]) -> int:
             account = settings.accounts[account_id]
             where = f"{account.host}:{account.effective_port} ({account.security})"
             try:
-                caps = await service.pools.get(account_id).run(lambda c: sorted(c.capabilities),
-                                                                 action="reading capabilities")
+                caps = await service.pools.get(account_id).run(
+                    lambda c: sorted(c.capabilities), action="reading capabilities"
+                )
                 folders = await Reader(service).list_folders(account_id)
             except MailError as exc:
                 failed += 1
@@ -202,7 +266,9 @@ async def _check(settings: Settings, ids: list[str]) -> int:
             print(f"  capabilities: {' '.join(caps)}")
             for folder in folders.folders:
                 if folder.role:
-                    print(f"  {folder.role:8} {folder.name} ({folder.messages} messages, {folder.unseen} unseen)")
+                    print(
+                        f"  {folder.role:8} {folder.name} ({folder.messages} messages, {folder.unseen} unseen)"
+                    )
             print(f"  writes: {'enabled' if account.write_enabled else 'disabled'}")
     finally:
         await service.close()

@@ -129,8 +129,10 @@ def resolve_provider(
     """
     key = name.strip().lower()
     if key not in PROVIDER_NAMES:
-        raise ConfigError(f"{setting_prefix}OAUTH_PROVIDER",
-                          f"unknown provider {name!r}; use one of {', '.join(PROVIDER_NAMES)}")
+        raise ConfigError(
+            f"{setting_prefix}OAUTH_PROVIDER",
+            f"unknown provider {name!r}; use one of {', '.join(PROVIDER_NAMES)}",
+        )
     if tenant is not None and key != "microsoft":
         raise ConfigError(f"{setting_prefix}OAUTH_TENANT", "only the microsoft provider has a tenant")
     if key == "custom":
@@ -138,10 +140,12 @@ def resolve_provider(
             raise ConfigError(f"{setting_prefix}OAUTH_TOKEN_URL", "required for OAUTH_PROVIDER=custom")
         if not scope or not scope.split():
             raise ConfigError(f"{setting_prefix}OAUTH_SCOPE", "required for OAUTH_PROVIDER=custom")
-        flow: LoginFlow | None = ("device_code" if device_authorization_url
-                                  else "loopback" if authorization_url else None)
-        provider = OAuthProvider(name="custom", token_url=token_url, scopes=tuple(scope.split()),
-                                 login_flow=flow)
+        flow: LoginFlow | None = (
+            "device_code" if device_authorization_url else "loopback" if authorization_url else None
+        )
+        provider = OAuthProvider(
+            name="custom", token_url=token_url, scopes=tuple(scope.split()), login_flow=flow
+        )
     elif key == "google":
         provider = GOOGLE
     else:
@@ -160,5 +164,7 @@ def resolve_provider(
     if provider.authorization_url:
         check_endpoint_url(provider.authorization_url, f"{setting_prefix}OAUTH_AUTHORIZATION_URL")
     if provider.device_authorization_url:
-        check_endpoint_url(provider.device_authorization_url, f"{setting_prefix}OAUTH_DEVICE_AUTHORIZATION_URL")
+        check_endpoint_url(
+            provider.device_authorization_url, f"{setting_prefix}OAUTH_DEVICE_AUTHORIZATION_URL"
+        )
     return provider

@@ -11,8 +11,9 @@ from mail_mcp.errors import ConfigError
 
 def run_password_command(command: str, setting: str) -> SecretStr:
     try:
-        done = subprocess.run(command, shell=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
-                              check=False)
+        done = subprocess.run(
+            command, shell=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConfigError(setting, f"password command could not run ({type(exc).__name__})") from None
     if done.returncode != 0:

@@ -92,7 +92,9 @@ def _build_account(account_id: str, fields: dict[str, Any], origin: dict[str, st
         field = str(err["loc"][0]) if err["loc"] else "account"
         raise ConfigError(origin.get(field, f"account {account_id}.{field}"), err["msg"]) from None
     if account.password is None:
-        raise ConfigError(origin.get("password", f"account {account_id}"), "no password or password_command set")
+        raise ConfigError(
+            origin.get("password", f"account {account_id}"), "no password or password_command set"
+        )
     if account.ca_file is not None and not account.ca_file.is_file():
         raise ConfigError(origin.get("ca_file", f"account {account_id}.ca_file"), "file not found")
     if account.security == "plain" and not is_loopback(account.host) and not account.allow_plain:
@@ -147,9 +149,14 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | Path 
     try:
         max_attachment = int(max_bytes) if max_bytes else 10 * 1024 * 1024
     except ValueError:
-        raise ConfigError("MAIL_MCP_MAX_ATTACHMENT_BYTES", f"expected a number of bytes, got {max_bytes!r}") from None
-    return Settings(accounts=accounts, max_attachment_bytes=max_attachment,
-                    **load_smtp_settings(env, file_settings, path, accounts))
+        raise ConfigError(
+            "MAIL_MCP_MAX_ATTACHMENT_BYTES", f"expected a number of bytes, got {max_bytes!r}"
+        ) from None
+    return Settings(
+        accounts=accounts,
+        max_attachment_bytes=max_attachment,
+        **load_smtp_settings(env, file_settings, path, accounts),
+    )
 
 
 SMTP_KEYS = {
@@ -197,13 +204,16 @@ def _smtp_account(account: AccountConfig, fields: dict[str, Any], origin: dict[s
     if smtp.ca_file is not None and not smtp.ca_file.is_file():
         raise ConfigError(origin.get("ca_file", f"{where}: ca_file"), "file not found")
     if smtp.security == "plain" and not is_loopback(smtp.host):
-        raise ConfigError(origin.get("security", f"{where}: security"),
-                          "plain (unencrypted) SMTP is only allowed to a loopback host; use tls (465) or starttls (587)")
+        raise ConfigError(
+            origin.get("security", f"{where}: security"),
+            "plain (unencrypted) SMTP is only allowed to a loopback host; use tls (465) or starttls (587)",
+        )
     return smtp
 
 
-def load_smtp_settings(env: Mapping[str, str], file_settings: Mapping[str, Any], path: Any,
-                       accounts: dict[str, AccountConfig]) -> dict[str, Any]:
+def load_smtp_settings(
+    env: Mapping[str, str], file_settings: Mapping[str, Any], path: Any, accounts: dict[str, AccountConfig]
+) -> dict[str, Any]:
     """SMTP per account from MAIL_SMTP_<ID>_* (over TOML [accounts.<id>.smtp]) plus the sending globals."""
     raw: dict[str, dict[str, Any]] = {}
     origins: dict[str, dict[str, str]] = {}
@@ -216,8 +226,11 @@ def load_smtp_settings(env: Mapping[str, str], file_settings: Mapping[str, Any],
         renamed = {("from_address" if k == "from" else k): v for k, v in smtp.items()}
         raw[account_id] = renamed
         origins[account_id] = {k: f"{path}: accounts.{account_id}.smtp.{k}" for k in renamed}
-    ids = [name[len("MAIL_SMTP_"):-len("_HOST")] for name in env
-           if name.startswith("MAIL_SMTP_") and name.endswith("_HOST") and len(name) > len("MAIL_SMTP__HOST")]
+    ids = [
+        name[len("MAIL_SMTP_") : -len("_HOST")]
+        for name in env
+        if name.startswith("MAIL_SMTP_") and name.endswith("_HOST") and len(name) > len("MAIL_SMTP__HOST")
+    ]
     for raw_id in ids:
         entry, origin = raw.setdefault(raw_id.lower(), {}), origins.setdefault(raw_id.lower(), {})
         for key, field in SMTP_KEYS.items():
@@ -227,9 +240,11 @@ def load_smtp_settings(env: Mapping[str, str], file_settings: Mapping[str, Any],
     smtp: dict[str, SmtpConfig] = {}
     for account_id, fields in raw.items():
         if account_id not in accounts:
-            raise ConfigError(origins[account_id].get("host", f"{path}: accounts.{account_id}.smtp"),
-                              f"there is no IMAP account {account_id!r} for these SMTP settings; "
-                              f"define it with MAIL_IMAP_{account_id.upper()}_HOST or [accounts.{account_id}]")
+            raise ConfigError(
+                origins[account_id].get("host", f"{path}: accounts.{account_id}.smtp"),
+                f"there is no IMAP account {account_id!r} for these SMTP settings; "
+                f"define it with MAIL_IMAP_{account_id.upper()}_HOST or [accounts.{account_id}]",
+            )
         smtp[account_id] = _smtp_account(accounts[account_id], fields, origins[account_id])
 
     values: dict[str, Any] = {}

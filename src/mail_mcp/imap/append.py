@@ -29,7 +29,9 @@ def fetch_one(conn: Connection, mid: MessageId, items: list[bytes]) -> dict[byte
     return data
 
 
-def append(conn: Connection, mailbox: str, raw: bytes, flags: list[bytes], header_message_id: str) -> tuple[int, int | None]:
+def append(
+    conn: Connection, mailbox: str, raw: bytes, flags: list[bytes], header_message_id: str
+) -> tuple[int, int | None]:
     """APPEND; the new UID from APPENDUID (UIDPLUS), else found by Message-ID. Returns (uidvalidity, uid)."""
     response = conn.client.append(mailbox, raw, flags=flags)
     found = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
@@ -39,7 +41,9 @@ def append(conn: Connection, mailbox: str, raw: bytes, flags: list[bytes], heade
     return validity, (max(uids) if uids else None)
 
 
-def find_by_header_message_id(conn: Connection, mailbox: str, header_message_id: str) -> tuple[int, list[int]]:
+def find_by_header_message_id(
+    conn: Connection, mailbox: str, header_message_id: str
+) -> tuple[int, list[int]]:
     selected = conn.select(mailbox, readonly=True)
     uids = conn.client.search([b"HEADER", b"Message-ID", header_message_id.encode("utf-8")])
     return selected.uidvalidity, sorted(int(u) for u in uids)

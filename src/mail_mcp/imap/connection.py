@@ -58,7 +58,9 @@ def mapped_errors(account: AccountConfig, action: str) -> Iterator[None]:
             account=account.id,
         ) from None
     except ssl.SSLError as exc:
-        raise BrokenConnection(f"TLS failure with {where} while {action}: {exc.reason}", account=account.id) from None
+        raise BrokenConnection(
+            f"TLS failure with {where} while {action}: {exc.reason}", account=account.id
+        ) from None
     except imap_exc.LoginError:
         raise AuthFailed(
             f"login to {where} as {account.user!r} was refused; check the user name and password "
@@ -77,7 +79,9 @@ def mapped_errors(account: AccountConfig, action: str) -> Iterator[None]:
         ) from None
     except (imap_exc.IMAPClientError, imaplib.IMAP4.error) as exc:
         text = str(exc)
-        raise ServerError(f"the IMAP server refused the request while {action}: {text[:300]}", account=account.id) from None
+        raise ServerError(
+            f"the IMAP server refused the request while {action}: {text[:300]}", account=account.id
+        ) from None
 
 
 @dataclass
@@ -99,7 +103,11 @@ class Connection:
             use_tls = account.security == "tls"
             context = ssl_context(account) if account.security != "plain" else None
             self.client = IMAPClient(
-                account.host, port=account.effective_port, ssl=use_tls, ssl_context=context, timeout=account.timeout
+                account.host,
+                port=account.effective_port,
+                ssl=use_tls,
+                ssl_context=context,
+                timeout=account.timeout,
             )
             self.client.normalise_times = False
             self._count_commands()
@@ -135,7 +143,9 @@ class Connection:
     def has(self, capability: str) -> bool:
         return capability.upper() in self.capabilities
 
-    def select(self, mailbox: str, *, readonly: bool = True, expect_uidvalidity: int | None = None) -> Selected:
+    def select(
+        self, mailbox: str, *, readonly: bool = True, expect_uidvalidity: int | None = None
+    ) -> Selected:
         """Select (EXAMINE when readonly) and sync: a re-used selection is refreshed with NOOP so mail
         that other clients added is seen. Raises StaleId when UIDVALIDITY differs from the expected one."""
         current = self.selected
@@ -145,7 +155,11 @@ class Connection:
         try:
             info = self.client.select_folder(mailbox, readonly=readonly)
         except imap_exc.IMAPClientError as exc:
-            if "NONEXISTENT" in str(exc).upper() or "DOESN'T EXIST" in str(exc).upper() or "NOT FOUND" in str(exc).upper():
+            if (
+                "NONEXISTENT" in str(exc).upper()
+                or "DOESN'T EXIST" in str(exc).upper()
+                or "NOT FOUND" in str(exc).upper()
+            ):
                 raise NotFound(
                     f"mailbox {mailbox!r} does not exist; call list_folders for the names", mailbox=mailbox
                 ) from None

@@ -89,8 +89,9 @@ def _fetch_previews(conn: Connection, messages: list[RawMessage]) -> None:
                 message.texts[part_id] = body
 
 
-def list_page(conn: Connection, mailbox: str, filters: Filters, cursor: Cursor | None, limit: int,
-              account: str) -> RawPage:
+def list_page(
+    conn: Connection, mailbox: str, filters: Filters, cursor: Cursor | None, limit: int, account: str
+) -> RawPage:
     selected = conn.select(mailbox, readonly=True, expect_uidvalidity=cursor.uidvalidity if cursor else None)
     uids = _ordered_uids(conn, filters)
     start = page_start(uids, cursor)
@@ -105,7 +106,10 @@ def list_page(conn: Connection, mailbox: str, filters: Filters, cursor: Cursor |
             if uid not in fetched:
                 continue
             message = _with_structure(uid, fetched[uid])
-            if filters.has_attachment is not None and has_attachments(message.structure) != filters.has_attachment:
+            if (
+                filters.has_attachment is not None
+                and has_attachments(message.structure) != filters.has_attachment
+            ):
                 continue
             page.append(message)
             if len(page) == limit:
@@ -113,7 +117,13 @@ def list_page(conn: Connection, mailbox: str, filters: Filters, cursor: Cursor |
     _fetch_previews(conn, page)
     more = index < len(uids)
     next_cursor = (
-        Cursor(account, mailbox, selected.uidvalidity, filters.as_json(), page[-1].uid if page else uids[index - 1])
+        Cursor(
+            account,
+            mailbox,
+            selected.uidvalidity,
+            filters.as_json(),
+            page[-1].uid if page else uids[index - 1],
+        )
         if more
         else None
     )
@@ -126,20 +136,27 @@ def read_message(conn: Connection, mid: MessageId, max_text_bytes: int, want_htm
     items = SUMMARY_ITEMS + [b"BODY.PEEK[HEADER.FIELDS (REFERENCES)]"]
     fetched = _fetch(conn, [mid.uid], items)
     if mid.uid not in fetched:
-        raise NotFound(f"message {mid} is gone (deleted or moved); list the folder again", message_id=str(mid))
+        raise NotFound(
+            f"message {mid} is gone (deleted or moved); list the folder again", message_id=str(mid)
+        )
     message = _with_structure(mid.uid, fetched[mid.uid])
     plain, html = pick_text_parts(message.structure)
     parts = [p for p in (plain, html if (want_html or plain is None) else None) if p is not None]
     if parts:
         wanted = [
-            f"BODY.PEEK[{p.part_id}]".encode() + (f"<0.{max_text_bytes}>".encode() if p.size > max_text_bytes else b"")
+            f"BODY.PEEK[{p.part_id}]".encode()
+            + (f"<0.{max_text_bytes}>".encode() if p.size > max_text_bytes else b"")
             for p in parts
         ]
         data = _fetch(conn, [mid.uid], wanted).get(mid.uid, {})
         for part in parts:
             prefix = f"BODY[{part.part_id}]".encode()
             for key, value in data.items():
-                if isinstance(key, bytes) and (key == prefix or key.startswith(prefix + b"<")) and value is not None:
+                if (
+                    isinstance(key, bytes)
+                    and (key == prefix or key.startswith(prefix + b"<"))
+                    and value is not None
+                ):
                     message.texts[part.part_id] = value
     return message
 
@@ -170,7 +187,9 @@ def read_attachment(conn: Connection, mid: MessageId, selector: int | str, cap: 
     conn.select(mid.mailbox, readonly=True, expect_uidvalidity=mid.uidvalidity)
     fetched = _fetch(conn, [mid.uid], [b"BODYSTRUCTURE"])
     if mid.uid not in fetched:
-        raise NotFound(f"message {mid} is gone (deleted or moved); list the folder again", message_id=str(mid))
+        raise NotFound(
+            f"message {mid} is gone (deleted or moved); list the folder again", message_id=str(mid)
+        )
     part = find_attachment(parse_bodystructure(fetched[mid.uid][b"BODYSTRUCTURE"]), selector)
     if decoded_size_estimate(part) > cap:
         raise InvalidInput(

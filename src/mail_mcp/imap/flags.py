@@ -28,7 +28,7 @@ ATOM_SPECIALS = frozenset('(){%*"\\]')
 ALIAS_DOC = ", ".join(f"{alias}→{flag}" for alias, flag in ALIASES.items())
 FLAG_GRAMMAR_DOC = (
     f"System flags {' '.join(SYSTEM_FLAGS)}; keywords such as $Forwarded or project-x (printable ASCII, at most "
-    f"{MAX_KEYWORD_LENGTH} characters, no space and none of ( ) {{ % * \" \\ ], not starting with \\); "
+    f'{MAX_KEYWORD_LENGTH} characters, no space and none of ( ) {{ % * " \\ ], not starting with \\); '
     f"aliases (case-insensitive): {ALIAS_DOC}. \\Recent and other backslash flags are refused."
 )
 _SYSTEM_BY_LOWER = {flag.lower(): flag for flag in SYSTEM_FLAGS}
@@ -59,8 +59,11 @@ def canonical_flag(text: str) -> str:
         system = _SYSTEM_BY_LOWER.get(text.lower())
         if system is not None:
             return system
-        reason = ("is set by the server and cannot be changed" if text.lower() == "\\recent"
-                  else f"is not a system flag (those are {' '.join(SYSTEM_FLAGS)})")
+        reason = (
+            "is set by the server and cannot be changed"
+            if text.lower() == "\\recent"
+            else f"is not a system flag (those are {' '.join(SYSTEM_FLAGS)})"
+        )
         raise InvalidInput(f"flag {text[:80]!r} {reason}", flag=text[:100])
     problem = keyword_problem(text)
     if problem is not None:
@@ -100,13 +103,17 @@ def parse_change(add: list[str] | None, remove: list[str] | None) -> FlagChange:
     if problems:
         names = ", ".join(repr(p["flag"][:40]) if "flag" in p else p["field"] for p in problems)
         reasons = "; ".join(p["problem"] for p in problems[:5])
-        raise InvalidInput(f"invalid flags {names}: {reasons}. Nothing was changed. Allowed: {FLAG_GRAMMAR_DOC}",
-                           problems=problems)
+        raise InvalidInput(
+            f"invalid flags {names}: {reasons}. Nothing was changed. Allowed: {FLAG_GRAMMAR_DOC}",
+            problems=problems,
+        )
     if not added and not removed:
         raise InvalidInput("give at least one flag in add_flags or remove_flags")
     both = sorted({f.lower() for f in added} & {f.lower() for f in removed})
     if both:
-        raise InvalidInput(f"flags both added and removed: {', '.join(both)}; nothing was changed", flags=both)
+        raise InvalidInput(
+            f"flags both added and removed: {', '.join(both)}; nothing was changed", flags=both
+        )
     return FlagChange(tuple(added), tuple(removed))
 
 

@@ -38,7 +38,9 @@ ROLE_ATTRIBUTES: dict[str, Role] = {
 WELL_KNOWN_NAMES: dict[str, Role] = {
     **dict.fromkeys(["sent", "sent items", "sent mail", "sent messages", "gesendet", "envoyés"], "sent"),
     **dict.fromkeys(["drafts", "draft", "entwürfe", "brouillons"], "drafts"),
-    **dict.fromkeys(["trash", "deleted items", "deleted messages", "bin", "papierkorb", "corbeille"], "trash"),
+    **dict.fromkeys(
+        ["trash", "deleted items", "deleted messages", "bin", "papierkorb", "corbeille"], "trash"
+    ),
     **dict.fromkeys(["junk", "spam", "junk e-mail", "junk email", "bulk mail"], "junk"),
     **dict.fromkeys(["archive", "archives", "archiv"], "archive"),
     "all mail": "all",
@@ -89,7 +91,9 @@ def list_folders(conn: Connection, *, counts: bool = True) -> list[Folder]:
 
 def _list_status(conn: Connection) -> list[Folder]:
     imap = conn.client._imap
-    returns = "(SPECIAL-USE STATUS (MESSAGES UNSEEN))" if conn.has("SPECIAL-USE") else "(STATUS (MESSAGES UNSEEN))"
+    returns = (
+        "(SPECIAL-USE STATUS (MESSAGES UNSEEN))" if conn.has("SPECIAL-USE") else "(STATUS (MESSAGES UNSEEN))"
+    )
     typ, data = imap._simple_command("LIST", '""', '"*"', "RETURN", returns)
     if typ != "OK":
         raise conn.client.Error(f"LIST failed: {data!r}")

@@ -58,15 +58,17 @@ class AccountPool:
             if slot.conn is None:
                 return 1
             selected = slot.conn.selected
-            if mailbox is None or (selected is not None and selected.mailbox == mailbox
-                                   and selected.readonly != write):
+            if mailbox is None or (
+                selected is not None and selected.mailbox == mailbox and selected.readonly != write
+            ):
                 return 0
             return 2
 
         return min(idle, key=rank)
 
-    async def run(self, fn: Callable[[Connection], T], *, action: str, mailbox: str | None = None,
-                  write: bool = False) -> T:
+    async def run(
+        self, fn: Callable[[Connection], T], *, action: str, mailbox: str | None = None, write: bool = False
+    ) -> T:
         """Run `fn(connection)` in a worker thread on a pooled connection."""
         async with self._free:
             slot = self._pick(mailbox, write)

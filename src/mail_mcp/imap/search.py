@@ -23,7 +23,9 @@ def check_text(name: str, value: str) -> str:
     if len(value) > MAX_TEXT:
         raise InvalidInput(f"{name} is longer than {MAX_TEXT} characters", field=name)
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise InvalidInput(f"{name} contains control characters (line breaks, tabs…); remove them", field=name)
+        raise InvalidInput(
+            f"{name} contains control characters (line breaks, tabs…); remove them", field=name
+        )
     return value
 
 
@@ -46,7 +48,9 @@ class Filters:
             if value is not None:
                 check_text(name.rstrip("_"), value)
         if self.since and self.before and self.since >= self.before:
-            raise InvalidInput("since must be earlier than before", since=str(self.since), before=str(self.before))
+            raise InvalidInput(
+                "since must be earlier than before", since=str(self.since), before=str(self.before)
+            )
         if self.larger_than is not None and self.larger_than < 0:
             raise InvalidInput("larger_than must be a positive number of bytes", field="larger_than")
 
@@ -57,7 +61,12 @@ class Filters:
             out.append("UNSEEN" if self.unread else "SEEN")
         if self.flagged is not None:
             out.append("FLAGGED" if self.flagged else "UNFLAGGED")
-        for key, value in (("FROM", self.from_), ("TO", self.to), ("SUBJECT", self.subject), ("TEXT", self.text)):
+        for key, value in (
+            ("FROM", self.from_),
+            ("TO", self.to),
+            ("SUBJECT", self.subject),
+            ("TEXT", self.text),
+        ):
             if value is not None:
                 out += [key, value]
         if self.since:
@@ -78,7 +87,9 @@ class Filters:
         return self.has_attachment is not None
 
     def as_json(self) -> dict[str, Any]:
-        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items() if v is not None}
+        return {
+            k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items() if v is not None
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Filters:
@@ -99,9 +110,16 @@ class Cursor:
 
     def encode(self) -> str:
         payload = json.dumps(
-            {"v": 1, "a": self.account, "m": self.mailbox, "uv": self.uidvalidity, "f": self.filters,
-             "u": self.last_uid},
-            separators=(",", ":"), ensure_ascii=False,
+            {
+                "v": 1,
+                "a": self.account,
+                "m": self.mailbox,
+                "uv": self.uidvalidity,
+                "f": self.filters,
+                "u": self.last_uid,
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
         ).encode()
         return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 

@@ -52,7 +52,9 @@ def fetch_flags(conn: Connection, uids: list[int]) -> dict[int, list[str]]:
     conn.client._checkok("fetch", typ, data)
     _, data = imap._untagged_response(typ, data, "FETCH")
     fetched = parse_fetch_response(data, conn.client.normalise_times, True)
-    return {int(uid): [_text(f) for f in item.get(b"FLAGS", ())] for uid, item in fetched.items() if uid in wanted}
+    return {
+        int(uid): [_text(f) for f in item.get(b"FLAGS", ())] for uid, item in fetched.items() if uid in wanted
+    }
 
 
 def present_uids(conn: Connection, uids: list[int]) -> list[int]:
@@ -96,8 +98,16 @@ def _select_write(conn: Connection, mailbox: str, uidvalidity: int) -> None:
     conn.select(mailbox, readonly=False, expect_uidvalidity=uidvalidity)
 
 
-def store_flags(conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], add: list[str],
-                remove: list[str], *, progress: Progress | None = None) -> dict[int, list[str]]:
+def store_flags(
+    conn: Connection,
+    mailbox: str,
+    uidvalidity: int,
+    uids: list[int],
+    add: list[str],
+    remove: list[str],
+    *,
+    progress: Progress | None = None,
+) -> dict[int, list[str]]:
     """`UID STORE +FLAGS.SILENT` then `-FLAGS.SILENT` for the whole set, then one FETCH FLAGS.
 
     Returns the flags now for each UID that exists; a missing UID is absent from the result (nothing was stored
@@ -129,13 +139,16 @@ def _expunge_selected(conn: Connection, targets: bytes, progress: Progress) -> N
 
 def _require_uidplus(conn: Connection, mailbox: str) -> None:
     if not conn.has("UIDPLUS"):
-        raise Unsupported("the server lacks UIDPLUS, so messages cannot be expunged one by one without also "
-                          "expunging every other message marked \\Deleted in the folder; nothing was changed",
-                          mailbox=mailbox)
+        raise Unsupported(
+            "the server lacks UIDPLUS, so messages cannot be expunged one by one without also "
+            "expunging every other message marked \\Deleted in the folder; nothing was changed",
+            mailbox=mailbox,
+        )
 
 
-def expunge_uids(conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], *,
-                 progress: Progress | None = None) -> None:
+def expunge_uids(
+    conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], *, progress: Progress | None = None
+) -> None:
     """`+FLAGS.SILENT (\\Deleted)` then `UID EXPUNGE` of exactly `uids` (needs UIDPLUS: a plain EXPUNGE would
     also remove messages someone else marked \\Deleted)."""
     _require_uidplus(conn, mailbox)
@@ -144,8 +157,9 @@ def expunge_uids(conn: Connection, mailbox: str, uidvalidity: int, uids: list[in
         _expunge_selected(conn, uid_set(uids), progress or Progress())
 
 
-def expunge_present(conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], *,
-                    progress: Progress | None = None) -> Transfer:
+def expunge_present(
+    conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], *, progress: Progress | None = None
+) -> Transfer:
     """Like expunge_uids, but first finds which UIDs exist, and reports those that do not as missing."""
     _require_uidplus(conn, mailbox)
     _select_write(conn, mailbox, uidvalidity)
@@ -158,19 +172,34 @@ def expunge_present(conn: Connection, mailbox: str, uidvalidity: int, uids: list
 def _destination_error(exc: Exception, destination: str) -> Exception:
     text = str(exc).upper()
     if "TRYCREATE" in text or "NONEXISTENT" in text or "DOESN'T EXIST" in text or "NOT FOUND" in text:
-        return NotFound(f"destination folder {destination!r} does not exist; call list_folders, or create it "
-                        "with create_folder", folder=destination)
-    return ServerError(f"the IMAP server refused to copy or move into {destination!r}: {str(exc)[:300]}",
-                       folder=destination)
+        return NotFound(
+            f"destination folder {destination!r} does not exist; call list_folders, or create it "
+            "with create_folder",
+            folder=destination,
+        )
+    return ServerError(
+        f"the IMAP server refused to copy or move into {destination!r}: {str(exc)[:300]}", folder=destination
+    )
 
 
-def _transfer(conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], destination: str, *,
-              move: bool, progress: Progress) -> Transfer:
+def _transfer(
+    conn: Connection,
+    mailbox: str,
+    uidvalidity: int,
+    uids: list[int],
+    destination: str,
+    *,
+    move: bool,
+    progress: Progress,
+) -> Transfer:
     use_move = move and conn.has("MOVE")
     if move and not use_move and not conn.has("UIDPLUS"):
-        raise Unsupported("the server has neither MOVE nor UIDPLUS: moving would need a plain EXPUNGE, which "
-                          "could also remove other messages marked \\Deleted; nothing was changed. Use "
-                          "copy_message instead", mailbox=mailbox)
+        raise Unsupported(
+            "the server has neither MOVE nor UIDPLUS: moving would need a plain EXPUNGE, which "
+            "could also remove other messages marked \\Deleted; nothing was changed. Use "
+            "copy_message instead",
+            mailbox=mailbox,
+        )
     _select_write(conn, mailbox, uidvalidity)
     present = present_uids(conn, uids)
     missing = _missing(uids, present)
@@ -197,17 +226,35 @@ def _transfer(conn: Connection, mailbox: str, uidvalidity: int, uids: list[int],
     return Transfer(present, missing, mapping, dest_validity)
 
 
-def copy_uids(conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], destination: str, *,
-              progress: Progress | None = None) -> Transfer:
+def copy_uids(
+    conn: Connection,
+    mailbox: str,
+    uidvalidity: int,
+    uids: list[int],
+    destination: str,
+    *,
+    progress: Progress | None = None,
+) -> Transfer:
     """`UID COPY` of the UIDs that exist; new UIDs from COPYUID when the server has UIDPLUS."""
-    return _transfer(conn, mailbox, uidvalidity, uids, destination, move=False, progress=progress or Progress())
+    return _transfer(
+        conn, mailbox, uidvalidity, uids, destination, move=False, progress=progress or Progress()
+    )
 
 
-def move_uids(conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], destination: str, *,
-              progress: Progress | None = None) -> Transfer:
+def move_uids(
+    conn: Connection,
+    mailbox: str,
+    uidvalidity: int,
+    uids: list[int],
+    destination: str,
+    *,
+    progress: Progress | None = None,
+) -> Transfer:
     """`UID MOVE` (RFC 6851); without MOVE, `UID COPY` + `\\Deleted` + `UID EXPUNGE` of exactly those UIDs
     (needs UIDPLUS, else Unsupported before anything is sent)."""
-    return _transfer(conn, mailbox, uidvalidity, uids, destination, move=True, progress=progress or Progress())
+    return _transfer(
+        conn, mailbox, uidvalidity, uids, destination, move=True, progress=progress or Progress()
+    )
 
 
 def create_folder(conn: Connection, name: str) -> bool:

@@ -29,60 +29,94 @@ class DraftService:
     async def _draft_folder(self, account: AccountConfig) -> str:
         folder = await self.sending.folder(account, "drafts")
         if folder is None:
-            raise NotFound(f"account {account.id!r} has no Drafts folder (SPECIAL-USE \\Drafts or a usual name)")
+            raise NotFound(
+                f"account {account.id!r} has no Drafts folder (SPECIAL-USE \\Drafts or a usual name)"
+            )
         return folder
 
     async def _existing_draft(self, draft_id: str) -> tuple[AccountConfig, MessageId]:
         mid = MessageId.parse(draft_id)
         account = self.service.account(mid.account)
         if await self.service.folders.role_of(account.id, mid.mailbox) != "drafts":
-            raise InvalidInput(f"{draft_id} is not in the Drafts folder; pass a draft_id from save_draft, or a "
-                               "message id from the Drafts folder", message_id=draft_id)
+            raise InvalidInput(
+                f"{draft_id} is not in the Drafts folder; pass a draft_id from save_draft, or a "
+                "message id from the Drafts folder",
+                message_id=draft_id,
+            )
         return account, mid
 
     async def save_draft(self, req: Request, replaces: str | None = None) -> DraftResult:
         old = None
         if replaces is not None:
             _, old = await self._existing_draft(replaces)
-        account, _ = self.sending.resolve_account(req.account or (old.account if old else None),
-                                           req.reply_to_id or req.forward_id)
+        account, _ = self.sending.resolve_account(
+            req.account or (old.account if old else None), req.reply_to_id or req.forward_id
+        )
         self.sending.require_writes(account)
         if old is not None and old.account != account.id:
             raise InvalidInput("the draft belongs to another account than `account`; leave `account` out")
         plan = await self.sending.plan(req, full=True, sending=False)
-        draft = plan.build(compose.derive_header_message_id(plan.sender.email.rpartition("@")[2], account.id, None))
+        draft = plan.build(
+            compose.derive_header_message_id(plan.sender.email.rpartition("@")[2], account.id, None)
+        )
         folder = old.mailbox if old is not None else await self._draft_folder(account)
         raw = draft.copy_bytes()
         pool = self.service.pools.get(account.id)
         if old is not None:
-            validity, uid = await pool.run(lambda c: jobs.replace(c, old, raw, draft.header_message_id),
-                                           action="replacing a draft", mailbox=folder, write=True)
+            validity, uid = await pool.run(
+                lambda c: jobs.replace(c, old, raw, draft.header_message_id),
+                action="replacing a draft",
+                mailbox=folder,
+                write=True,
+            )
         else:
-            validity, uid = await pool.run(lambda c: jobs.append(c, folder, raw, [b"\\Draft", b"\\Seen"],
-                                                                 draft.header_message_id),
-                                           action="saving a draft", mailbox=folder, write=True)
+            validity, uid = await pool.run(
+                lambda c: jobs.append(c, folder, raw, [b"\\Draft", b"\\Seen"], draft.header_message_id),
+                action="saving a draft",
+                mailbox=folder,
+                write=True,
+            )
         result = DraftResult(
-            draft_id=str(MessageId(account.id, folder, validity, uid)) if uid else None, mailbox=folder,
-            header_message_id=draft.header_message_id, subject=plan.subject, to=[str(b) for b in draft.to],
-            cc=[str(b) for b in draft.cc], bcc=[str(b) for b in draft.bcc],
-            attachments=[f.filename for f in plan.files], in_reply_to=draft.in_reply_to,
-            references=draft.references, replaced=replaces)
-        audit("update_draft" if replaces else "save_draft", account.id, draft_id=result.draft_id,
-              replaced=replaces, header_message_id=draft.header_message_id, to=result.to, cc=result.cc, bcc=result.bcc,
-              status="ok")
+            draft_id=str(MessageId(account.id, folder, validity, uid)) if uid else None,
+            mailbox=folder,
+            header_message_id=draft.header_message_id,
+            subject=plan.subject,
+            to=[str(b) for b in draft.to],
+            cc=[str(b) for b in draft.cc],
+            bcc=[str(b) for b in draft.bcc],
+            attachments=[f.filename for f in plan.files],
+            in_reply_to=draft.in_reply_to,
+            references=draft.references,
+            replaced=replaces,
+        )
+        audit(
+            "update_draft" if replaces else "save_draft",
+            account.id,
+            draft_id=result.draft_id,
+            replaced=replaces,
+            header_message_id=draft.header_message_id,
+            to=result.to,
+            cc=result.cc,
+            bcc=result.bcc,
+            status="ok",
+        )
         return result
 
     async def load_draft(self, draft_id: str) -> tuple[AccountConfig, MessageId, Draft]:
         """Read a draft back and check it is sendable as-is: our From, valid recipients, a Message-ID."""
         account, mid = await self._existing_draft(draft_id)
-        raw = await self.service.pools.get(account.id).run(lambda c: jobs.read_raw(c, mid), action="reading a draft",
-                                                           mailbox=mid.mailbox)
+        raw = await self.service.pools.get(account.id).run(
+            lambda c: jobs.read_raw(c, mid), action="reading a draft", mailbox=mid.mailbox
+        )
         msg = message_from_bytes(raw, policy=compose.POLICY)
         sender = self.sending.sender(account)
         senders = [a.addr_spec.lower() for a in getattr(msg["From"], "addresses", ())]
         if senders != [sender.email.lower()]:
-            raise InvalidInput(f"the draft's From ({', '.join(senders) or 'none'}) is not this account's sender "
-                               f"{sender.email}; fix it in the draft or save a new one", message_id=draft_id)
+            raise InvalidInput(
+                f"the draft's From ({', '.join(senders) or 'none'}) is not this account's sender "
+                f"{sender.email}; fix it in the draft or save a new one",
+                message_id=draft_id,
+            )
 
         def boxes(name: str) -> list[Mailbox]:
             addresses = [a for header in msg.get_all(name) or () for a in getattr(header, "addresses", ())]
@@ -90,23 +124,44 @@ class DraftService:
 
         header_message_id = compose.first_id(str(msg["Message-ID"] or ""))
         if header_message_id is None:
-            header_message_id = compose.derive_header_message_id(sender.email.rpartition("@")[2], account.id, None)
+            header_message_id = compose.derive_header_message_id(
+                sender.email.rpartition("@")[2], account.id, None
+            )
             msg["Message-ID"] = header_message_id
         del msg["Date"]
         msg["Date"] = format_datetime(localtime())
         in_reply_to = compose.first_id(str(msg["In-Reply-To"] or ""))
-        draft = Draft(msg, sender, boxes("To"), boxes("Cc"), boxes("Bcc"), header_message_id, in_reply_to,
-                      compose.message_ids([str(msg["References"] or "")]))
+        draft = Draft(
+            msg,
+            sender,
+            boxes("To"),
+            boxes("Cc"),
+            boxes("Bcc"),
+            header_message_id,
+            in_reply_to,
+            compose.message_ids([str(msg["References"] or "")]),
+        )
         return account, mid, draft
 
     def draft_question(self, draft: Draft) -> str:
         msg = draft.message
-        names = [part.get_filename() or part.get_content_type() for part in msg.walk()
-                 if part.get_content_disposition() == "attachment"]
+        names = [
+            part.get_filename() or part.get_content_type()
+            for part in msg.walk()
+            if part.get_content_disposition() == "attachment"
+        ]
         body = msg.get_body(preferencelist=("plain", "html")) if hasattr(msg, "get_body") else None
         text = body.get_content() if body is not None else ""
-        return question(draft.sender, draft.to, draft.cc, draft.bcc, str(msg["Subject"] or ""), text, names,
-                        "(a saved draft)")
+        return question(
+            draft.sender,
+            draft.to,
+            draft.cc,
+            draft.bcc,
+            str(msg["Subject"] or ""),
+            text,
+            names,
+            "(a saved draft)",
+        )
 
     async def send_draft(self, draft_id: str, confirmed_by: str) -> SendResult:
         account, mid, draft = await self.load_draft(draft_id)
@@ -118,8 +173,9 @@ class DraftService:
             self.sending.smtp_for(account)
             if not draft.recipients:
                 raise InvalidInput("the draft has no recipients; update_draft with to, then send it")
-            result = await self.sending.deliver_once(account, "draft:" + draft.header_message_id, draft, confirmed_by,
-                                                     on_sent=remove_draft)
+            result = await self.sending.deliver_once(
+                account, "draft:" + draft.header_message_id, draft, confirmed_by, on_sent=remove_draft
+            )
         except MailError as exc:
             audit("send_draft", account.id, status="refused", code=exc.code, draft_id=draft_id)
             raise
@@ -131,8 +187,9 @@ class DraftService:
         if not account.write_enabled:
             return False
         try:
-            await self.service.pools.get(account.id).run(lambda c: jobs.remove(c, mid), action="removing the draft",
-                                                         mailbox=mid.mailbox, write=True)
+            await self.service.pools.get(account.id).run(
+                lambda c: jobs.remove(c, mid), action="removing the draft", mailbox=mid.mailbox, write=True
+            )
         except MailError:
             return False
         return True

@@ -57,7 +57,9 @@ class FolderCache:
             folder = _match(await self.folders(account_id, refresh=refresh), destination)
             if folder is not None:
                 if not folder.selectable:
-                    raise InvalidInput(f"{folder.name!r} cannot hold messages (\\Noselect)", folder=folder.name)
+                    raise InvalidInput(
+                        f"{folder.name!r} cannot hold messages (\\Noselect)", folder=folder.name
+                    )
                 return folder
         what = f"with role {destination.lower()}" if destination.lower() in DESTINATION_ROLES else "named"
         raise NotFound(

@@ -27,7 +27,8 @@ class AccountInfo(BaseModel):
     status: Literal["ok", "error"]
     error: str | None = Field(None, description="Why the account could not be reached, when status is error.")
     capabilities: list[str] = Field(
-        default_factory=list, description="Those that matter: MOVE, UIDPLUS, SPECIAL-USE, CONDSTORE, SORT, THREAD…"
+        default_factory=list,
+        description="Those that matter: MOVE, UIDPLUS, SPECIAL-USE, CONDSTORE, SORT, THREAD…",
     )
     write_enabled: bool
     send_enabled: bool
@@ -56,7 +57,9 @@ class FolderList(BaseModel):
 class MessageSummary(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
-    message_id: str = Field(description="Our id, imap:<account>:<mailbox>:<uidvalidity>:<uid>; use it with other tools.")
+    message_id: str = Field(
+        description="Our id, imap:<account>:<mailbox>:<uidvalidity>:<uid>; use it with other tools."
+    )
     header_message_id: str | None = Field(None, description="The Message-ID header.")
     mailbox: str
     folder_role: Role | None = None
@@ -79,14 +82,18 @@ class MessageList(BaseModel):
     account: str
     mailbox: str
     folder_role: Role | None = None
-    total: int | None = Field(description="How many messages match the filters; null with has_attachment, "
-                              "which is checked message by message.")
+    total: int | None = Field(
+        description="How many messages match the filters; null with has_attachment, "
+        "which is checked message by message."
+    )
     order: str = "newest first"
     messages: list[MessageSummary]
 
 
 class AttachmentInfo(BaseModel):
-    index: int = Field(description="1-based position; pass it to get_attachment as a number, or part_id as a string.")
+    index: int = Field(
+        description="1-based position; pass it to get_attachment as a number, or part_id as a string."
+    )
     part_id: str = Field(description="IMAP body section, e.g. 2 or 1.3.")
     filename: str | None
     content_type: str
@@ -97,11 +104,17 @@ class AttachmentInfo(BaseModel):
 
 class Body(BaseModel):
     format: Literal["text", "html", "both"]
-    text: str = Field(description="Readable text (from text/plain, else converted from HTML), sliced by offset.")
-    html: str | None = Field(None, description="Sanitised HTML when format is html or both (sliced like text).")
+    text: str = Field(
+        description="Readable text (from text/plain, else converted from HTML), sliced by offset."
+    )
+    html: str | None = Field(
+        None, description="Sanitised HTML when format is html or both (sliced like text)."
+    )
     text_source: Literal["text/plain", "text/html", "none"]
     offset: int
-    next_offset: int | None = Field(None, description="When set, the body was cut: call again with this offset.")
+    next_offset: int | None = Field(
+        None, description="When set, the body was cut: call again with this offset."
+    )
     total_chars: int
     trust: str = UNTRUSTED_NOTE
 
@@ -157,21 +170,30 @@ class WriteCounts(BaseModel):
 
 class FlagOutcome(BaseModel):
     message_id: str
-    status: WriteStatus = Field(description="ok: done (flags shows the result); failed: nothing was changed for "
-                                "this message; unknown: the connection broke after the command was sent, so it "
-                                "may or may not have been applied: check with get_message before retrying.")
-    code: str | None = Field(None, description="Why it failed or is unknown: stale_id, not_found, "
-                             "connection_failed, timeout, server_error.")
+    status: WriteStatus = Field(
+        description="ok: done (flags shows the result); failed: nothing was changed for "
+        "this message; unknown: the connection broke after the command was sent, so it "
+        "may or may not have been applied: check with get_message before retrying."
+    )
+    code: str | None = Field(
+        None,
+        description="Why it failed or is unknown: stale_id, not_found, "
+        "connection_failed, timeout, server_error.",
+    )
     reason: str | None = None
-    flags: list[str] | None = Field(None, description="The message's flags now, as read back from the server.")
+    flags: list[str] | None = Field(
+        None, description="The message's flags now, as read back from the server."
+    )
 
 
 class FlagChangeResult(BaseModel):
     account: str
     requested_add_flags: list[str] = Field(description="add_flags as given.")
     requested_remove_flags: list[str] = Field(description="remove_flags as given.")
-    applied_add_flags: list[str] = Field(description="The IMAP flags actually sent to be added (aliases resolved); "
-                                         "empty when nothing was sent.")
+    applied_add_flags: list[str] = Field(
+        description="The IMAP flags actually sent to be added (aliases resolved); "
+        "empty when nothing was sent."
+    )
     applied_remove_flags: list[str] = Field(description="The IMAP flags actually sent to be removed.")
     counts: WriteCounts
     messages: list[FlagOutcome]
@@ -179,16 +201,24 @@ class FlagChangeResult(BaseModel):
 
 class TransferOutcome(BaseModel):
     message_id: str = Field(description="The id the caller gave.")
-    status: WriteStatus = Field(description="ok: done (or nothing to do, see code); failed: nothing was changed for "
-                                "this message; unknown: the connection broke after the command was sent: list "
-                                "both folders before retrying.")
-    code: str | None = Field(None, description="For failed/unknown: stale_id, not_found, connection_failed, timeout, "
-                             "server_error. For ok: already_there (nothing to do) or new_id_unknown.")
+    status: WriteStatus = Field(
+        description="ok: done (or nothing to do, see code); failed: nothing was changed for "
+        "this message; unknown: the connection broke after the command was sent: list "
+        "both folders before retrying."
+    )
+    code: str | None = Field(
+        None,
+        description="For failed/unknown: stale_id, not_found, connection_failed, timeout, "
+        "server_error. For ok: already_there (nothing to do) or new_id_unknown.",
+    )
     reason: str | None = None
     previous_folder: str = Field(description="Where the message was.")
     folder: str | None = Field(None, description="Where it is now (null after a permanent delete).")
-    new_message_id: str | None = Field(None, description="Its id in `folder` (from COPYUID). Pass it to "
-                                       "move_message with previous_folder as destination to undo a move.")
+    new_message_id: str | None = Field(
+        None,
+        description="Its id in `folder` (from COPYUID). Pass it to "
+        "move_message with previous_folder as destination to undo a move.",
+    )
 
 
 class TransferResult(BaseModel):
@@ -214,14 +244,28 @@ SendStatus = Literal["sent", "unknown", "declined", "already_sent"]
 class AttachmentSpec(BaseModel):
     """One attachment: a file inside the server's attachment directory, or inline base64 content."""
 
-    path: str | None = Field(None, max_length=1024, description=(
-        "A file on the server's machine, relative to the attachment directory the owner configured "
-        "(MAIL_SMTP_ATTACHMENT_DIR). Files outside it are refused."))
-    content_base64: str | None = Field(None, description="The file's bytes, base64-encoded (instead of path).")
-    filename: str | None = Field(None, max_length=255, description="File name shown to recipients; required with "
-                                 "content_base64, defaults to the file's name with path.")
-    content_type: str | None = Field(None, max_length=200, description="MIME type such as application/pdf; guessed "
-                                     "from the file name when left out.")
+    path: str | None = Field(
+        None,
+        max_length=1024,
+        description=(
+            "A file on the server's machine, relative to the attachment directory the owner configured "
+            "(MAIL_SMTP_ATTACHMENT_DIR). Files outside it are refused."
+        ),
+    )
+    content_base64: str | None = Field(
+        None, description="The file's bytes, base64-encoded (instead of path)."
+    )
+    filename: str | None = Field(
+        None,
+        max_length=255,
+        description="File name shown to recipients; required with "
+        "content_base64, defaults to the file's name with path.",
+    )
+    content_type: str | None = Field(
+        None,
+        max_length=200,
+        description="MIME type such as application/pdf; guessed from the file name when left out.",
+    )
 
 
 class Refused(BaseModel):
@@ -238,11 +282,14 @@ class SentCopy(BaseModel):
 
 
 class SendResult(BaseModel):
-    status: SendStatus = Field(description=(
-        "sent: the SMTP server accepted it (see refused for recipients it did not take); unknown: the connection "
-        "broke while handing it over, it may or may not have gone out, and it is never retried automatically; "
-        "declined: the person said no, nothing was sent; already_sent: a message with this Message-ID is already "
-        "in Sent (an earlier call with the same idempotency_key), nothing was sent now."))
+    status: SendStatus = Field(
+        description=(
+            "sent: the SMTP server accepted it (see refused for recipients it did not take); unknown: the connection "
+            "broke while handing it over, it may or may not have gone out, and it is never retried automatically; "
+            "declined: the person said no, nothing was sent; already_sent: a message with this Message-ID is already "
+            "in Sent (an earlier call with the same idempotency_key), nothing was sent now."
+        )
+    )
     account: str
     header_message_id: str | None = Field(None, description="The Message-ID header of the message.")
     subject: str = ""
@@ -254,27 +301,44 @@ class SendResult(BaseModel):
     sent_copy: SentCopy | None = None
     in_reply_to: str | None = Field(None, description="In-Reply-To header used (replies).")
     references: list[str] = Field(default_factory=list, description="References header used (replies).")
-    original_answered: bool | None = Field(None, description="Replies: whether the original now has \\Answered "
-                                           "(null when IMAP writes are disabled).")
-    draft_removed: bool | None = Field(None, description="send_draft: whether the draft was removed from Drafts.")
-    replayed: bool = Field(False, description="True when this is the stored result of an earlier call with the same "
-                           "idempotency_key (or draft): nothing was sent by this call.")
-    confirmed_by: Literal["person", "host", "policy"] | None = Field(None, description=(
-        "person: confirmed in an elicitation dialog; host: left to the host's own tool approval; policy: the owner "
-        "set MAIL_SMTP_CONFIRM=never."))
+    original_answered: bool | None = Field(
+        None,
+        description="Replies: whether the original now has \\Answered (null when IMAP writes are disabled).",
+    )
+    draft_removed: bool | None = Field(
+        None, description="send_draft: whether the draft was removed from Drafts."
+    )
+    replayed: bool = Field(
+        False,
+        description="True when this is the stored result of an earlier call with the same "
+        "idempotency_key (or draft): nothing was sent by this call.",
+    )
+    confirmed_by: Literal["person", "host", "policy"] | None = Field(
+        None,
+        description=(
+            "person: confirmed in an elicitation dialog; host: left to the host's own tool approval; policy: the owner "
+            "set MAIL_SMTP_CONFIRM=never."
+        ),
+    )
     smtp_reply: str | None = Field(None, description="The SMTP server's final reply.")
     note: str | None = None
 
 
 class DraftResult(BaseModel):
-    draft_id: str | None = Field(description="Id of the draft (imap:...): pass it to update_draft or send_draft.")
+    draft_id: str | None = Field(
+        description="Id of the draft (imap:...): pass it to update_draft or send_draft."
+    )
     mailbox: str
     header_message_id: str = Field(description="The Message-ID header of the draft.")
     subject: str
     to: list[str]
     cc: list[str]
     bcc: list[str]
-    attachments: list[str] = Field(description="Attachment file names, including an original's when forwarding.")
+    attachments: list[str] = Field(
+        description="Attachment file names, including an original's when forwarding."
+    )
     in_reply_to: str | None = None
     references: list[str] = Field(default_factory=list)
-    replaced: str | None = Field(None, description="update_draft: the id of the draft this one replaced (deleted).")
+    replaced: str | None = Field(
+        None, description="update_draft: the id of the draft this one replaced (deleted)."
+    )

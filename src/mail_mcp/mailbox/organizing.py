@@ -51,22 +51,30 @@ class Organizer:
         mids = list(dict.fromkeys(MessageId.parse(text) for text in message_ids))
         accounts = {mid.account for mid in mids}
         if len(accounts) != 1:
-            raise InvalidInput(f"message ids from several accounts ({', '.join(sorted(accounts))}); "
-                               "send one call per account", accounts=sorted(accounts))
+            raise InvalidInput(
+                f"message ids from several accounts ({', '.join(sorted(accounts))}); "
+                "send one call per account",
+                accounts=sorted(accounts),
+            )
         account = self.writable_account(mids[0].account)
         groups: dict[Group, list[MessageId]] = {}
         for mid in mids:
             groups.setdefault((mid.mailbox, mid.uidvalidity), []).append(mid)
         return account, groups
 
-    async def _run(self, account: AccountConfig, action: str, fn: Callable[..., T], mailbox: str,
-                   *args: Any) -> tuple[T | None, MailError | None, imap_writes.Progress]:
+    async def _run(
+        self, account: AccountConfig, action: str, fn: Callable[..., T], mailbox: str, *args: Any
+    ) -> tuple[T | None, MailError | None, imap_writes.Progress]:
         """Run `fn(conn, mailbox, *args, progress=...)` once (never retried); a MailError becomes part of the result,
         except Unsupported, which is the same for every group and raised before anything is sent."""
         progress = imap_writes.Progress()
         try:
             result = await self.service.pools.get(account.id).run(
-                lambda conn: fn(conn, mailbox, *args, progress=progress), action=action, mailbox=mailbox, write=True)
+                lambda conn: fn(conn, mailbox, *args, progress=progress),
+                action=action,
+                mailbox=mailbox,
+                write=True,
+            )
         except Unsupported:
             raise
         except MailError as exc:
@@ -83,78 +91,139 @@ class Organizer:
     async def create_folder(self, account_id: str | None, name: str) -> CreatedFolder:
         account = self.writable_account(account_id)
         if not name.strip() or any(ord(ch) < 0x20 or ch == "\x7f" for ch in name):
-            raise InvalidInput("folder names must not be empty or contain control characters", folder=name[:200])
+            raise InvalidInput(
+                "folder names must not be empty or contain control characters", folder=name[:200]
+            )
         created = await self.service.pools.get(account.id).run(
-            lambda c: imap_writes.create_folder(c, name), action="creating a folder", write=True)
+            lambda c: imap_writes.create_folder(c, name), action="creating a folder", write=True
+        )
         self.service.folders.forget(account.id)
         audit("create_folder", account.id, folder=name, created=created)
         return CreatedFolder(account=account.id, name=name, created=created)
 
     # ---------------------------------------------------------------- flags
 
-    async def modify_flags(self, message_ids: list[str], add: list[str] | None,
-                           remove: list[str] | None) -> FlagChangeResult:
+    async def modify_flags(
+        self, message_ids: list[str], add: list[str] | None, remove: list[str] | None
+    ) -> FlagChangeResult:
         change = parse_change(add, remove)
         account, groups = self._parse_ids(message_ids)
         outcomes: dict[MessageId, FlagOutcome] = {}
         sent_any = False
         for (mailbox, validity), mids in groups.items():
-            now, error, progress = await self._run(account, "changing flags", imap_writes.store_flags, mailbox,
-                                                   validity, [m.uid for m in mids], list(change.add),
-                                                   list(change.remove))
+            now, error, progress = await self._run(
+                account,
+                "changing flags",
+                imap_writes.store_flags,
+                mailbox,
+                validity,
+                [m.uid for m in mids],
+                list(change.add),
+                list(change.remove),
+            )
             sent_any = sent_any or progress.sent
             for mid in mids:
                 outcomes[mid] = self._flag_outcome(mid, change.add, change.remove, now, error, progress)
         result = FlagChangeResult(
-            account=account.id, requested_add_flags=list(add or []), requested_remove_flags=list(remove or []),
+            account=account.id,
+            requested_add_flags=list(add or []),
+            requested_remove_flags=list(remove or []),
             applied_add_flags=list(change.add) if sent_any else [],
             applied_remove_flags=list(change.remove) if sent_any else [],
-            counts=_counts(outcomes.values()), messages=list(outcomes.values()))
-        audit("modify_flags", account.id, add=list(change.add), remove=list(change.remove),
-              outcomes={o.message_id: o.code or o.status for o in result.messages})
+            counts=_counts(outcomes.values()),
+            messages=list(outcomes.values()),
+        )
+        audit(
+            "modify_flags",
+            account.id,
+            add=list(change.add),
+            remove=list(change.remove),
+            outcomes={o.message_id: o.code or o.status for o in result.messages},
+        )
         return result
 
-    def _flag_outcome(self, mid: MessageId, add: tuple[str, ...], remove: tuple[str, ...],
-                      now: dict[int, list[str]] | None, error: MailError | None,
-                      progress: imap_writes.Progress) -> FlagOutcome:
+    def _flag_outcome(
+        self,
+        mid: MessageId,
+        add: tuple[str, ...],
+        remove: tuple[str, ...],
+        now: dict[int, list[str]] | None,
+        error: MailError | None,
+        progress: imap_writes.Progress,
+    ) -> FlagOutcome:
         if error is not None:
             status, reason = _failure(error, progress)
             return FlagOutcome(message_id=str(mid), status=status, code=error.code, reason=reason)
         assert now is not None
         flags = now.get(mid.uid)
         if flags is None:
-            return FlagOutcome(message_id=str(mid), status="failed", code="not_found",
-                               reason="the message is gone (moved or deleted); nothing was changed")
+            return FlagOutcome(
+                message_id=str(mid),
+                status="failed",
+                code="not_found",
+                reason="the message is gone (moved or deleted); nothing was changed",
+            )
         have = {f.lower() for f in flags}
         missing = [f for f in add if f.lower() not in have] + [f for f in remove if f.lower() in have]
         if missing:
-            return FlagOutcome(message_id=str(mid), status="failed", code="server_error", flags=flags,
-                               reason=f"the server did not keep the change for {', '.join(missing)} (the folder "
-                                      "may not allow keywords)")
+            return FlagOutcome(
+                message_id=str(mid),
+                status="failed",
+                code="server_error",
+                flags=flags,
+                reason=f"the server did not keep the change for {', '.join(missing)} (the folder "
+                "may not allow keywords)",
+            )
         return FlagOutcome(message_id=str(mid), status="ok", flags=flags)
 
     # ---------------------------------------------------------------- move, copy, delete
 
-    async def transfer(self, message_ids: list[str], destination: str | None, *,
-                       operation: Literal["move", "copy", "delete"]) -> TransferResult:
+    async def transfer(
+        self, message_ids: list[str], destination: str | None, *, operation: Literal["move", "copy", "delete"]
+    ) -> TransferResult:
         account, groups = self._parse_ids(message_ids)
         folder = await self.resolve_folder(account, destination or "trash")
         outcomes: list[TransferOutcome] = []
         for (mailbox, validity), mids in groups.items():
             if operation != "copy" and mailbox == folder.name:
-                outcomes += [TransferOutcome(message_id=str(m), status="ok", code="already_there",
-                                             reason=f"already in {folder.name}; nothing was done",
-                                             previous_folder=mailbox, folder=mailbox, new_message_id=str(m))
-                             for m in mids]
+                outcomes += [
+                    TransferOutcome(
+                        message_id=str(m),
+                        status="ok",
+                        code="already_there",
+                        reason=f"already in {folder.name}; nothing was done",
+                        previous_folder=mailbox,
+                        folder=mailbox,
+                        new_message_id=str(m),
+                    )
+                    for m in mids
+                ]
                 continue
             fn = imap_writes.copy_uids if operation == "copy" else imap_writes.move_uids
-            done, error, progress = await self._run(account, f"{operation} to {folder.name}", fn, mailbox, validity,
-                                                    [m.uid for m in mids], folder.name)
+            done, error, progress = await self._run(
+                account,
+                f"{operation} to {folder.name}",
+                fn,
+                mailbox,
+                validity,
+                [m.uid for m in mids],
+                folder.name,
+            )
             outcomes += [_transfer_outcome(account.id, m, folder.name, done, error, progress) for m in mids]
-        result = TransferResult(account=account.id, operation=operation, folder=folder.name, folder_role=folder.role,
-                                counts=_counts(outcomes), messages=outcomes)
-        audit(operation, account.id, folder=folder.name,
-              outcomes={o.message_id: [o.code or o.status, o.new_message_id] for o in outcomes})
+        result = TransferResult(
+            account=account.id,
+            operation=operation,
+            folder=folder.name,
+            folder_role=folder.role,
+            counts=_counts(outcomes),
+            messages=outcomes,
+        )
+        audit(
+            operation,
+            account.id,
+            folder=folder.name,
+            outcomes={o.message_id: [o.code or o.status, o.new_message_id] for o in outcomes},
+        )
         return result
 
     async def delete_permanently(self, message_ids: list[str]) -> TransferResult:
@@ -167,14 +236,22 @@ class Organizer:
                     f"permanent delete is only allowed in {trash.name} for account {account.id!r}; messages in "
                     f"{', '.join(outside)} must be moved to Trash first (delete_message without permanent), unless "
                     f"the owner sets MAIL_IMAP_{account.id.upper()}_ALLOW_PERMANENT_DELETE=true. Nothing was deleted",
-                    folders=outside)
+                    folders=outside,
+                )
         outcomes: list[TransferOutcome] = []
         for (mailbox, validity), mids in groups.items():
-            done, error, progress = await self._run(account, "deleting permanently", imap_writes.expunge_present,
-                                                    mailbox, validity, [m.uid for m in mids])
+            done, error, progress = await self._run(
+                account,
+                "deleting permanently",
+                imap_writes.expunge_present,
+                mailbox,
+                validity,
+                [m.uid for m in mids],
+            )
             outcomes += [_transfer_outcome(account.id, m, None, done, error, progress) for m in mids]
-        result = TransferResult(account=account.id, operation="permanent_delete", counts=_counts(outcomes),
-                                messages=outcomes)
+        result = TransferResult(
+            account=account.id, operation="permanent_delete", counts=_counts(outcomes), messages=outcomes
+        )
         audit("permanent_delete", account.id, outcomes={o.message_id: o.code or o.status for o in outcomes})
         return result
 
@@ -186,35 +263,68 @@ def _counts(outcomes: Iterable[FlagOutcome | TransferOutcome]) -> WriteCounts:
 
 def _failure(exc: MailError, progress: imap_writes.Progress) -> tuple[Literal["failed", "unknown"], str]:
     if progress.applied or (progress.sent and exc.code in ("connection_failed", "timeout")):
-        return "unknown", (f"{exc.message}. A write command had been sent, so the change may be partly or fully "
-                           "applied; check the messages before retrying")
+        return "unknown", (
+            f"{exc.message}. A write command had been sent, so the change may be partly or fully "
+            "applied; check the messages before retrying"
+        )
     return "failed", f"{exc.message}. Nothing was changed for this message"
 
 
-def _transfer_outcome(account: str, mid: MessageId, dest: str | None, done: imap_writes.Transfer | None,
-                      error: MailError | None, progress: imap_writes.Progress) -> TransferOutcome:
+def _transfer_outcome(
+    account: str,
+    mid: MessageId,
+    dest: str | None,
+    done: imap_writes.Transfer | None,
+    error: MailError | None,
+    progress: imap_writes.Progress,
+) -> TransferOutcome:
     base = {"message_id": str(mid), "previous_folder": mid.mailbox}
     if error is not None:
         if progress.copy_done and dest is not None:
             new_uid, validity = progress.copied.get(mid.uid), progress.dest_uidvalidity
             return TransferOutcome(
-                **base, status="unknown", code=error.code, folder=None,
-                new_message_id=str(MessageId(account, dest, validity, new_uid)) if new_uid and validity else None,
+                **base,
+                status="unknown",
+                code=error.code,
+                folder=None,
+                new_message_id=str(MessageId(account, dest, validity, new_uid))
+                if new_uid and validity
+                else None,
                 reason=f"{error.message}. It was copied to {dest}, but removing the original may not have "
-                       "finished: list both folders before retrying")
+                "finished: list both folders before retrying",
+            )
         status, reason = _failure(error, progress)
-        return TransferOutcome(**base, status=status, code=error.code, reason=reason,
-                               folder=mid.mailbox if status == "failed" else None)
+        return TransferOutcome(
+            **base,
+            status=status,
+            code=error.code,
+            reason=reason,
+            folder=mid.mailbox if status == "failed" else None,
+        )
     assert done is not None
     if mid.uid in done.missing:
-        return TransferOutcome(**base, status="failed", code="not_found", folder=None,
-                               reason="the message is gone (moved or deleted by someone else); nothing was done")
+        return TransferOutcome(
+            **base,
+            status="failed",
+            code="not_found",
+            folder=None,
+            reason="the message is gone (moved or deleted by someone else); nothing was done",
+        )
     if dest is None:
         return TransferOutcome(**base, status="ok", folder=None, reason="expunged")
     new_uid = done.new_uids.get(mid.uid)
     if new_uid is None or done.dest_uidvalidity is None:
-        return TransferOutcome(**base, status="ok", code="new_id_unknown", folder=dest,
-                               reason=f"the server did not report the new UID (no UIDPLUS); find the message "
-                                      f"with list_messages in {dest}")
-    return TransferOutcome(**base, status="ok", folder=dest,
-                           new_message_id=str(MessageId(account, dest, done.dest_uidvalidity, new_uid)))
+        return TransferOutcome(
+            **base,
+            status="ok",
+            code="new_id_unknown",
+            folder=dest,
+            reason=f"the server did not report the new UID (no UIDPLUS); find the message "
+            f"with list_messages in {dest}",
+        )
+    return TransferOutcome(
+        **base,
+        status="ok",
+        folder=dest,
+        new_message_id=str(MessageId(account, dest, done.dest_uidvalidity, new_uid)),
+    )

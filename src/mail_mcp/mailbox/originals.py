@@ -37,9 +37,13 @@ def to_original(data: dict[bytes, Any], text: str = "", files: tuple[Attachment,
         header_message_id=first_id(decode_header(raw_id)) if raw_id else None,
         references=tuple(header_references(data)),
         subject=decode_header(getattr(envelope, "subject", None)) if envelope else "",
-        from_=boxes("from_"), reply_to=boxes("reply_to"), to=boxes("to"), cc=boxes("cc"),
+        from_=boxes("from_"),
+        reply_to=boxes("reply_to"),
+        to=boxes("to"),
+        cc=boxes("cc"),
         date=date if date is not None and getattr(date, "tzinfo", None) is not None else None,
-        text=text, attachments=files,
+        text=text,
+        attachments=files,
     )
 
 
@@ -55,12 +59,17 @@ def read_for_forward(conn: Connection, mid: MessageId, budget: int) -> Original:
     parts = attachments(message.structure)
     total = sum(decoded_size_estimate(p) for p in parts)
     if total > budget:
-        raise InvalidInput(f"the original's attachments are about {total:,} bytes, above what is left of the "
-                           f"{budget:,}-byte limit (MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent",
-                           size=total, cap=budget)
+        raise InvalidInput(
+            f"the original's attachments are about {total:,} bytes, above what is left of the "
+            f"{budget:,}-byte limit (MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent",
+            size=total,
+            cap=budget,
+        )
     files: list[Attachment] = []
     if parts:
-        fetched = conn.client.fetch([mid.uid], [f"BODY.PEEK[{p.part_id}]".encode() for p in parts]).get(mid.uid)
+        fetched = conn.client.fetch([mid.uid], [f"BODY.PEEK[{p.part_id}]".encode() for p in parts]).get(
+            mid.uid
+        )
         if fetched is None:
             raise missing(mid)
         for part in parts:

@@ -62,21 +62,42 @@ class Plan:
     references: list[str] = field(default_factory=list)
 
     def build(self, header_message_id: str) -> Draft:
-        return compose.build(sender=self.sender, to=self.to, cc=self.cc, bcc=self.bcc, subject=self.subject,
-                             text=self.text, html=self.html, attachments=self.files, header_message_id=header_message_id,
-                             in_reply_to=self.in_reply_to, references=self.references)
+        return compose.build(
+            sender=self.sender,
+            to=self.to,
+            cc=self.cc,
+            bcc=self.bcc,
+            subject=self.subject,
+            text=self.text,
+            html=self.html,
+            attachments=self.files,
+            header_message_id=header_message_id,
+            in_reply_to=self.in_reply_to,
+            references=self.references,
+        )
 
 
 def kb(size: int) -> str:
     return f"{size / 1024:,.0f} KB" if size >= 1024 else f"{size} bytes"
 
 
-def question(sender: Mailbox, to: list[Mailbox], cc: list[Mailbox], bcc: list[Mailbox], subject: str, text: str,
-             attachments: list[str], context: str = "") -> str:
+def question(
+    sender: Mailbox,
+    to: list[Mailbox],
+    cc: list[Mailbox],
+    bcc: list[Mailbox],
+    subject: str,
+    text: str,
+    attachments: list[str],
+    context: str = "",
+) -> str:
     """What the person is asked before sending: sender, every recipient, subject, attachments, first lines."""
     lines = [f"Send this e-mail from {sender}?"]
-    lines += [f"{label}: {', '.join(map(str, boxes))}" for label, boxes in (("To", to), ("Cc", cc), ("Bcc", bcc))
-              if boxes]
+    lines += [
+        f"{label}: {', '.join(map(str, boxes))}"
+        for label, boxes in (("To", to), ("Cc", cc), ("Bcc", bcc))
+        if boxes
+    ]
     lines.append(f"Subject: {subject}")
     if attachments:
         lines.append("Attachments: " + ", ".join(attachments))
@@ -84,7 +105,9 @@ def question(sender: Mailbox, to: list[Mailbox], cc: list[Mailbox], bcc: list[Ma
         lines.append(context)
     body = [line for line in text.splitlines()]
     shown = "\n".join(body[:PREVIEW_LINES])[:600]
-    return "\n".join(lines) + "\n\n" + shown + ("\n…" if len(body) > PREVIEW_LINES or len(shown) == 600 else "")
+    return (
+        "\n".join(lines) + "\n\n" + shown + ("\n…" if len(body) > PREVIEW_LINES or len(shown) == 600 else "")
+    )
 
 
 async def load_attachments(specs: list[AttachmentSpec], root: Path | None, budget: int) -> list[Attachment]:
@@ -102,34 +125,52 @@ async def load_attachments(specs: list[AttachmentSpec], root: Path | None, budge
                 raise InvalidInput(f"{where}: inline content needs a filename", field=where)
             text = "".join((spec.content_base64 or "").split())
             if len(text) * 3 // 4 > budget - used + 2:
-                raise InvalidInput(f"{where} is above the {budget:,}-byte attachment limit "
-                                   "(MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent", field=where, cap=budget)
+                raise InvalidInput(
+                    f"{where} is above the {budget:,}-byte attachment limit "
+                    "(MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent",
+                    field=where,
+                    cap=budget,
+                )
             try:
                 data, name = base64.b64decode(text, validate=True), spec.filename
             except (binascii.Error, ValueError):
                 raise InvalidInput(f"{where}.content_base64 is not valid base64", field=where) from None
         used += len(data)
         if used > budget:
-            raise InvalidInput(f"attachments total {used:,} bytes, above the {budget:,}-byte limit "
-                               "(MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent", size=used, cap=budget)
+            raise InvalidInput(
+                f"attachments total {used:,} bytes, above the {budget:,}-byte limit "
+                "(MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent",
+                size=used,
+                cap=budget,
+            )
         name = spec.filename or name
         ctype = spec.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
         files.append(Attachment(*compose.check_attachment(name, ctype, where), data))
     return files
 
+
 def _read_file(root: Path | None, path: str, left: int, where: str) -> tuple[bytes, str]:
     if root is None:
-        raise InvalidInput(f"{where}: file attachments are switched off (MAIL_SMTP_ATTACHMENT_DIR is not set); "
-                           "send the content as content_base64 with a filename instead", field=where)
+        raise InvalidInput(
+            f"{where}: file attachments are switched off (MAIL_SMTP_ATTACHMENT_DIR is not set); "
+            "send the content as content_base64 with a filename instead",
+            field=where,
+        )
     compose.check_header(path, f"{where}.path")
     resolved = (root / path).resolve()  # follows symlinks, so a link pointing outside is caught below
     if not resolved.is_relative_to(root):
-        raise InvalidInput(f"{where}: {path!r} is outside the attachment directory; only files inside "
-                           "MAIL_SMTP_ATTACHMENT_DIR can be attached. Nothing was sent.", field=where)
+        raise InvalidInput(
+            f"{where}: {path!r} is outside the attachment directory; only files inside "
+            "MAIL_SMTP_ATTACHMENT_DIR can be attached. Nothing was sent.",
+            field=where,
+        )
     if not resolved.is_file():
         raise NotFound(f"{where}: no file {path!r} in the attachment directory", field=where)
     size = resolved.stat().st_size
     if size > left:
-        raise InvalidInput(f"{where}: {path!r} is {size:,} bytes, above what is left of the attachment limit "
-                           f"({left:,} bytes, MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent", size=size)
+        raise InvalidInput(
+            f"{where}: {path!r} is {size:,} bytes, above what is left of the attachment limit "
+            f"({left:,} bytes, MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent",
+            size=size,
+        )
     return resolved.read_bytes(), resolved.name

@@ -124,8 +124,15 @@ def attachment_infos(root: Part) -> list[AttachmentInfo]:
     ]
 
 
-def detail(message: RawMessage, mid: MessageId, role: Role | None, *, fmt: Literal["text", "html", "both"],
-           offset: int, max_chars: int) -> MessageDetail:
+def detail(
+    message: RawMessage,
+    mid: MessageId,
+    role: Role | None,
+    *,
+    fmt: Literal["text", "html", "both"],
+    offset: int,
+    max_chars: int,
+) -> MessageDetail:
     plain, html = pick_text_parts(message.structure)
     rendered = render_body(part_text(message, plain), part_text(message, html), fmt=fmt)
     text, next_text = slice_text(rendered.text, offset, max_chars)

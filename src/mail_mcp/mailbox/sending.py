@@ -45,19 +45,27 @@ class SendingService:
 
     def smtp_for(self, account: AccountConfig) -> SmtpConfig:
         if not self.settings.send_enabled:
-            raise WriteDisabled("sending is disabled; the owner can enable it with MAIL_SMTP_SEND_ENABLED=true. "
-                                "save_draft leaves a draft for a person to send instead.",
-                                setting="MAIL_SMTP_SEND_ENABLED")
+            raise WriteDisabled(
+                "sending is disabled; the owner can enable it with MAIL_SMTP_SEND_ENABLED=true. "
+                "save_draft leaves a draft for a person to send instead.",
+                setting="MAIL_SMTP_SEND_ENABLED",
+            )
         cfg = self.settings.smtp.get(account.id)
         if cfg is None:
-            raise WriteDisabled(f"account {account.id!r} has no SMTP settings, so it cannot send; the owner can set "
-                                f"MAIL_SMTP_{account.id.upper()}_HOST", setting=f"MAIL_SMTP_{account.id.upper()}_HOST")
+            raise WriteDisabled(
+                f"account {account.id!r} has no SMTP settings, so it cannot send; the owner can set "
+                f"MAIL_SMTP_{account.id.upper()}_HOST",
+                setting=f"MAIL_SMTP_{account.id.upper()}_HOST",
+            )
         return cfg
 
     def require_writes(self, account: AccountConfig) -> None:
         if not account.write_enabled:
-            raise WriteDisabled(f"drafts are IMAP writes, which are disabled for account {account.id!r}; the owner "
-                                "can enable them with MAIL_IMAP_WRITE_ENABLED=true", setting="MAIL_IMAP_WRITE_ENABLED")
+            raise WriteDisabled(
+                f"drafts are IMAP writes, which are disabled for account {account.id!r}; the owner "
+                "can enable them with MAIL_IMAP_WRITE_ENABLED=true",
+                setting="MAIL_IMAP_WRITE_ENABLED",
+            )
 
     def sender(self, account: AccountConfig) -> Mailbox:
         cfg = self.settings.smtp.get(account.id)
@@ -69,11 +77,15 @@ class SendingService:
     async def folder(self, account: AccountConfig, role: Role) -> str | None:
         return await self.service.folders.by_role(account.id, role)
 
-    def resolve_account(self, req_account: str | None, *ids: str | None) -> tuple[AccountConfig, list[MessageId | None]]:
+    def resolve_account(
+        self, req_account: str | None, *ids: str | None
+    ) -> tuple[AccountConfig, list[MessageId | None]]:
         parsed = [MessageId.parse(i) if i else None for i in ids]
         owners = {m.account for m in parsed if m is not None}
         if len(owners) > 1 or (owners and req_account not in (None, *owners)):
-            raise InvalidInput("the message ids belong to another account than `account`; leave `account` out")
+            raise InvalidInput(
+                "the message ids belong to another account than `account`; leave `account` out"
+            )
         return self.service.account(req_account or next(iter(owners), None)), parsed
 
     # ------------------------------------------------------------------ composition
@@ -86,8 +98,11 @@ class SendingService:
         account, (source,) = self.resolve_account(req.account, req.reply_to_id or req.forward_id)
         if sending:
             self.smtp_for(account)
-        to, cc, bcc = (compose.parse_mailboxes(req.to, "to"), compose.parse_mailboxes(req.cc, "cc"),
-                       compose.parse_mailboxes(req.bcc, "bcc"))
+        to, cc, bcc = (
+            compose.parse_mailboxes(req.to, "to"),
+            compose.parse_mailboxes(req.cc, "cc"),
+            compose.parse_mailboxes(req.bcc, "bcc"),
+        )
         subject = compose.check_header(req.subject, "subject") if req.subject is not None else None
         text = compose.check_body(req.body_text, "body_text")
         html = compose.check_body(req.body_html, "body_html") if req.body_html is not None else None
@@ -99,16 +114,25 @@ class SendingService:
             pool = self.service.pools.get(account.id)
             if req.forward_id and full:  # envelope, text, then just the attachment parts
                 left = budget - sum(len(f.data) for f in files)
-                original = await pool.run(lambda c: originals.read_for_forward(c, source, left),
-                                          action="reading the original", mailbox=source.mailbox)
+                original = await pool.run(
+                    lambda c: originals.read_for_forward(c, source, left),
+                    action="reading the original",
+                    mailbox=source.mailbox,
+                )
                 parts: list[Any] = []
             elif req.reply_to_id and full:  # envelope and text, to quote
-                original = await pool.run(lambda c: originals.read_for_reply(c, source),
-                                          action="reading the original", mailbox=source.mailbox)
+                original = await pool.run(
+                    lambda c: originals.read_for_reply(c, source),
+                    action="reading the original",
+                    mailbox=source.mailbox,
+                )
                 parts = []
             else:
-                original, parts = await pool.run(lambda c: originals.read_headers(c, source),
-                                                 action="reading the original", mailbox=source.mailbox)
+                original, parts = await pool.run(
+                    lambda c: originals.read_headers(c, source),
+                    action="reading the original",
+                    mailbox=source.mailbox,
+                )
             plan.source, plan.source_subject = source, compose.clean_header(original.subject)
             if req.reply_to_id:
                 plan.kind = "reply"
@@ -124,9 +148,12 @@ class SendingService:
                 plan.forwarded = [f"{p.filename or 'part ' + p.part_id} (forwarded)" for p in parts]
                 estimate = sum(len(f.data) for f in files) + sum(decoded_size_estimate(p) for p in parts)
                 if estimate > budget:  # known from the structure alone: refuse before anyone is asked
-                    raise InvalidInput(f"with the original's attachments this is about {estimate:,} bytes, above the "
-                                       f"{budget:,}-byte limit (MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent",
-                                       size=estimate, cap=budget)
+                    raise InvalidInput(
+                        f"with the original's attachments this is about {estimate:,} bytes, above the "
+                        f"{budget:,}-byte limit (MAIL_SMTP_MAX_ATTACHMENT_BYTES); nothing was sent",
+                        size=estimate,
+                        cap=budget,
+                    )
                 plan.files = files + list(original.attachments)
                 plan.text = compose.forward_text(text, original) if full else text
         if sending:
@@ -139,14 +166,20 @@ class SendingService:
         cfg = self.settings.smtp[account.id]
         blocked = compose.not_allowed(recipients, cfg.allowed_recipients)
         if blocked:
-            raise InvalidInput(f"not allowed to send to {', '.join(blocked)}: the owner restricts recipients of account "
-                               f"{account.id!r} (MAIL_SMTP_{account.id.upper()}_ALLOWED_RECIPIENTS). Nothing was sent; "
-                               "remove them, or save_draft for a person to send.", not_allowed=blocked)
+            raise InvalidInput(
+                f"not allowed to send to {', '.join(blocked)}: the owner restricts recipients of account "
+                f"{account.id!r} (MAIL_SMTP_{account.id.upper()}_ALLOWED_RECIPIENTS). Nothing was sent; "
+                "remove them, or save_draft for a person to send.",
+                not_allowed=blocked,
+            )
 
     def plan_question(self, plan: Plan) -> str:
         names = [f"{f.filename} ({kb(len(f.data))})" for f in plan.files] + plan.forwarded
-        context = {"reply": f"In reply to: {plan.source_subject}", "forward": f"Forwarding: {plan.source_subject}",
-                   "new": ""}[plan.kind]
+        context = {
+            "reply": f"In reply to: {plan.source_subject}",
+            "forward": f"Forwarding: {plan.source_subject}",
+            "new": "",
+        }[plan.kind]
         return question(plan.sender, plan.to, plan.cc, plan.bcc, plan.subject, plan.text, names, context)
 
     def replay(self, account: str | None, key: str | None, *ids: str | None) -> SendResult | None:
@@ -168,22 +201,39 @@ class SendingService:
                 if key and key in self._results:
                     return self._results[key].model_copy(update={"replayed": True})
                 plan = await self.plan(req, full=True, sending=True)
-                header_message_id = compose.derive_header_message_id(plan.sender.email.rpartition("@")[2], account.id,
-                                                       req.idempotency_key)
-                result = await self._deliver(account, cfg, plan.build(header_message_id), confirmed_by,
-                                             check_sent=key is not None,
-                                             reply_to=plan.source if plan.kind == "reply" else None)
+                header_message_id = compose.derive_header_message_id(
+                    plan.sender.email.rpartition("@")[2], account.id, req.idempotency_key
+                )
+                result = await self._deliver(
+                    account,
+                    cfg,
+                    plan.build(header_message_id),
+                    confirmed_by,
+                    check_sent=key is not None,
+                    reply_to=plan.source if plan.kind == "reply" else None,
+                )
                 if key:
                     self._results[key] = result
         except MailError as exc:
             self.audit_refusal(req, exc)
             raise
-        self.audit_result("send", result, reply_to_id=req.reply_to_id, forward_id=req.forward_id,
-                    idempotency_key=req.idempotency_key)
+        self.audit_result(
+            "send",
+            result,
+            reply_to_id=req.reply_to_id,
+            forward_id=req.forward_id,
+            idempotency_key=req.idempotency_key,
+        )
         return result
 
-    async def deliver_once(self, account: AccountConfig, key: str, draft: Draft, confirmed_by: str,
-                           on_sent: Callable[[SendResult], Awaitable[None]]) -> SendResult:
+    async def deliver_once(
+        self,
+        account: AccountConfig,
+        key: str,
+        draft: Draft,
+        confirmed_by: str,
+        on_sent: Callable[[SendResult], Awaitable[None]],
+    ) -> SendResult:
         """Deliver an already built message at most once per key (a replay returns the stored result);
         `on_sent` runs, under the account's send lock, only after a new delivery that went out."""
         cfg = self.smtp_for(account)
@@ -202,47 +252,106 @@ class SendingService:
             account_id = self.resolve_account(req.account, req.reply_to_id or req.forward_id)[0].id
         except MailError:
             account_id = req.account or "-"
-        audit("send", account_id, status="refused", code=exc.code, to=req.to, cc=req.cc, bcc=req.bcc,
-              reply_to_id=req.reply_to_id, forward_id=req.forward_id)
+        audit(
+            "send",
+            account_id,
+            status="refused",
+            code=exc.code,
+            to=req.to,
+            cc=req.cc,
+            bcc=req.bcc,
+            reply_to_id=req.reply_to_id,
+            forward_id=req.forward_id,
+        )
 
     def declined(self, req_account: str | None, what: dict[str, Any]) -> SendResult:
         account = self.service.account(req_account)
         audit("send", account.id, status="declined", **what)
-        return SendResult(status="declined", account=account.id, subject=what.get("subject") or "",
-                          confirmed_by="person", note="The person declined: nothing was sent. Do not retry unless "
-                          "they ask; save_draft leaves it for them to edit and send.")
+        return SendResult(
+            status="declined",
+            account=account.id,
+            subject=what.get("subject") or "",
+            confirmed_by="person",
+            note="The person declined: nothing was sent. Do not retry unless "
+            "they ask; save_draft leaves it for them to edit and send.",
+        )
 
     def audit_result(self, action: str, result: SendResult, **extra: Any) -> None:
-        audit(action, result.account, status=result.status, header_message_id=result.header_message_id, to=result.to,
-              cc=result.cc, bcc=result.bcc, accepted=result.accepted, refused=[r.address for r in result.refused],
-              sent_copy=result.sent_copy.message_id if result.sent_copy else None, confirmed_by=result.confirmed_by,
-              **extra)
+        audit(
+            action,
+            result.account,
+            status=result.status,
+            header_message_id=result.header_message_id,
+            to=result.to,
+            cc=result.cc,
+            bcc=result.bcc,
+            accepted=result.accepted,
+            refused=[r.address for r in result.refused],
+            sent_copy=result.sent_copy.message_id if result.sent_copy else None,
+            confirmed_by=result.confirmed_by,
+            **extra,
+        )
 
-    async def _deliver(self, account: AccountConfig, cfg: SmtpConfig, draft: Draft, confirmed_by: str, *,
-                       check_sent: bool, reply_to: MessageId | None) -> SendResult:
+    async def _deliver(
+        self,
+        account: AccountConfig,
+        cfg: SmtpConfig,
+        draft: Draft,
+        confirmed_by: str,
+        *,
+        check_sent: bool,
+        reply_to: MessageId | None,
+    ) -> SendResult:
         self._check_allowed(account, draft.recipients)
         self._check_rate(account.id, cfg)
         base: dict[str, Any] = dict(
-            account=account.id, header_message_id=draft.header_message_id, subject=decode_header(draft.message["Subject"] or ""),
-            to=[str(b) for b in draft.to], cc=[str(b) for b in draft.cc], bcc=[str(b) for b in draft.bcc],
-            in_reply_to=draft.in_reply_to, references=draft.references, confirmed_by=confirmed_by)
+            account=account.id,
+            header_message_id=draft.header_message_id,
+            subject=decode_header(draft.message["Subject"] or ""),
+            to=[str(b) for b in draft.to],
+            cc=[str(b) for b in draft.cc],
+            bcc=[str(b) for b in draft.bcc],
+            in_reply_to=draft.in_reply_to,
+            references=draft.references,
+            confirmed_by=confirmed_by,
+        )
         if check_sent and (copy := await self._find_sent(account, draft.header_message_id)) is not None:
-            return SendResult(status="already_sent", sent_copy=copy, **base,
-                              note="A message with this Message-ID is already in Sent: it was not sent again.")
-        submission = await smtp.submit(cfg, sender=draft.sender.email, recipients=[b.email for b in draft.recipients],
-                                       data=draft.wire_bytes(), smtputf8=draft.needs_smtputf8)
+            return SendResult(
+                status="already_sent",
+                sent_copy=copy,
+                **base,
+                note="A message with this Message-ID is already in Sent: it was not sent again.",
+            )
+        submission = await smtp.submit(
+            cfg,
+            sender=draft.sender.email,
+            recipients=[b.email for b in draft.recipients],
+            data=draft.wire_bytes(),
+            smtputf8=draft.needs_smtputf8,
+        )
         self._sent_at.setdefault(account.id, deque()).append(time.monotonic())
         refused = [Refused(address=r.address, code=r.code, reply=r.reply) for r in submission.refused]
         if submission.status == "unknown":
             return SendResult(
-                status="unknown", accepted=submission.accepted, refused=refused, **base,
+                status="unknown",
+                accepted=submission.accepted,
+                refused=refused,
+                **base,
                 sent_copy=SentCopy(saved=False, reason="the outcome is unknown, so no copy was saved"),
                 note="The connection broke while the message was being handed over: it may or may not have gone "
-                     "out. It will not be sent again automatically; ask the person before trying again.")
+                "out. It will not be sent again automatically; ask the person before trying again.",
+            )
         copy = await self._save_sent(account, cfg, draft)
         answered = await self._mark_answered(account, reply_to) if reply_to is not None else None
-        return SendResult(status="sent", accepted=submission.accepted, refused=refused, sent_copy=copy,
-                          original_answered=answered, smtp_reply=submission.reply, **base)
+        return SendResult(
+            status="sent",
+            accepted=submission.accepted,
+            refused=refused,
+            sent_copy=copy,
+            original_answered=answered,
+            smtp_reply=submission.reply,
+            **base,
+        )
 
     def _check_rate(self, account_id: str, cfg: SmtpConfig) -> None:
         times = self._sent_at.setdefault(account_id, deque())
@@ -251,20 +360,28 @@ class SendingService:
             times.popleft()
         if cfg.rate_limit is not None and len(times) >= cfg.rate_limit:
             wait = int(HOUR - (now - times[0])) + 1
-            raise WriteDisabled(f"account {account_id!r} has sent {len(times)} messages in the last hour, its limit "
-                                f"(MAIL_SMTP_{account_id.upper()}_RATE_LIMIT); nothing was sent. Try again in about "
-                                f"{wait // 60 + 1} minutes, or save_draft for a person to send.",
-                                retry_after_seconds=wait, limit=cfg.rate_limit)
+            raise WriteDisabled(
+                f"account {account_id!r} has sent {len(times)} messages in the last hour, its limit "
+                f"(MAIL_SMTP_{account_id.upper()}_RATE_LIMIT); nothing was sent. Try again in about "
+                f"{wait // 60 + 1} minutes, or save_draft for a person to send.",
+                retry_after_seconds=wait,
+                limit=cfg.rate_limit,
+            )
 
     async def _find_sent(self, account: AccountConfig, header_message_id: str) -> SentCopy | None:
         folder = await self.folder(account, "sent")
         if folder is None:
             return None
         validity, uids = await self.service.pools.get(account.id).run(
-            lambda c: jobs.find_by_header_message_id(c, folder, header_message_id), action="searching Sent", mailbox=folder)
+            lambda c: jobs.find_by_header_message_id(c, folder, header_message_id),
+            action="searching Sent",
+            mailbox=folder,
+        )
         if not uids:
             return None
-        return SentCopy(saved=True, mailbox=folder, message_id=str(MessageId(account.id, folder, validity, uids[-1])))
+        return SentCopy(
+            saved=True, mailbox=folder, message_id=str(MessageId(account.id, folder, validity, uids[-1]))
+        )
 
     async def _save_sent(self, account: AccountConfig, cfg: SmtpConfig, draft: Draft) -> SentCopy:
         """Never raises: the message is already sent, so a failure here is reported in the result."""
@@ -272,25 +389,40 @@ class SendingService:
             if cfg.save_sent == "never":
                 return SentCopy(saved=False, reason="save_sent is never for this account")
             pool = self.service.pools.get(account.id)
-            if cfg.save_sent == "auto" and "X-GM-EXT-1" in await pool.run(lambda c: c.capabilities,
-                                                                          action="reading capabilities"):
-                return SentCopy(saved=False, reason="the provider (Gmail) files sent mail in its Sent folder itself")
+            if cfg.save_sent == "auto" and "X-GM-EXT-1" in await pool.run(
+                lambda c: c.capabilities, action="reading capabilities"
+            ):
+                return SentCopy(
+                    saved=False, reason="the provider (Gmail) files sent mail in its Sent folder itself"
+                )
             folder = await self.folder(account, "sent")
             if folder is None:
-                return SentCopy(saved=False, reason="no Sent folder was found (SPECIAL-USE \\Sent or a usual name)")
+                return SentCopy(
+                    saved=False, reason="no Sent folder was found (SPECIAL-USE \\Sent or a usual name)"
+                )
             validity, uid = await pool.run(
                 lambda c: jobs.append(c, folder, draft.copy_bytes(), [b"\\Seen"], draft.header_message_id),
-                action="saving to Sent", mailbox=folder, write=True)
+                action="saving to Sent",
+                mailbox=folder,
+                write=True,
+            )
         except MailError as exc:
             return SentCopy(saved=False, reason=f"sent, but the copy could not be saved: {exc.message}")
-        return SentCopy(saved=True, mailbox=folder,
-                        message_id=str(MessageId(account.id, folder, validity, uid)) if uid else None)
+        return SentCopy(
+            saved=True,
+            mailbox=folder,
+            message_id=str(MessageId(account.id, folder, validity, uid)) if uid else None,
+        )
 
     async def _mark_answered(self, account: AccountConfig, mid: MessageId) -> bool | None:
         if not account.write_enabled:
             return None
         try:
             return await self.service.pools.get(account.id).run(
-                lambda c: jobs.mark_answered(c, mid), action="setting \\Answered", mailbox=mid.mailbox, write=True)
+                lambda c: jobs.mark_answered(c, mid),
+                action="setting \\Answered",
+                mailbox=mid.mailbox,
+                write=True,
+            )
         except MailError:
             return False

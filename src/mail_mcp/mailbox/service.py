@@ -14,6 +14,7 @@ class MailService:
         self.settings = settings
         self.pools = Pools(settings.accounts)
         self.folders = FolderCache(self.pools)
+
     def account(self, account_id: str | None) -> AccountConfig:
         account_id = account_id or self.settings.default_account
         try:

@@ -38,8 +38,11 @@ _TOOL_MARKUP = re.compile(r"</?(antml:)?(invoke|parameter|function_calls)\b[^>]*
 def check_header(value: str, field: str) -> str:
     """Refuse CR, LF and every other control character (they could start a new header such as Bcc)."""
     if HEADER_UNSAFE.search(value):
-        raise InvalidInput(f"{field} contains a line break or control character; header fields must be a single "
-                           "line of text. Nothing was sent.", field=field)
+        raise InvalidInput(
+            f"{field} contains a line break or control character; header fields must be a single "
+            "line of text. Nothing was sent.",
+            field=field,
+        )
     return value
 
 
@@ -52,8 +55,11 @@ def check_body(text: str, field: str) -> str:
     if "\x00" in text:
         raise InvalidInput(f"{field} contains NUL characters; nothing was sent", field=field)
     if match := _TOOL_MARKUP.search(text):
-        raise InvalidInput(f"{field} contains tool-call markup ({match.group(0)[:40]!r}), which looks like a "
-                           "formatting accident; rewrite the body without it. Nothing was sent.", field=field)
+        raise InvalidInput(
+            f"{field} contains tool-call markup ({match.group(0)[:40]!r}), which looks like a "
+            "formatting accident; rewrite the body without it. Nothing was sent.",
+            field=field,
+        )
     return text
 
 
@@ -78,14 +84,19 @@ class Mailbox:
 
 def _mailbox(name: str | None, addr: str, field: str, text: str) -> Mailbox:
     if addr.count("@") != 1 or not ADDRESS_RE.match(addr):
-        raise InvalidInput(f"{field}: {text!r} is not an e-mail address; give one address per item, as "
-                           "name@example.com or \"Name <name@example.com>\". Nothing was sent.", field=field)
+        raise InvalidInput(
+            f"{field}: {text!r} is not an e-mail address; give one address per item, as "
+            'name@example.com or "Name <name@example.com>". Nothing was sent.',
+            field=field,
+        )
     local, domain = addr.split("@")
     if local.isascii() and not domain.isascii():
         try:
             domain = domain.encode("idna").decode("ascii")
         except UnicodeError:
-            raise InvalidInput(f"{field}: the domain of {text!r} is not a valid host name", field=field) from None
+            raise InvalidInput(
+                f"{field}: the domain of {text!r} is not a valid host name", field=field
+            ) from None
     return Mailbox(f"{local}@{domain.lower()}", name or None)
 
 
@@ -128,8 +139,11 @@ def not_allowed(recipients: Iterable[Mailbox], patterns: Sequence[str] | None) -
     if patterns is None:
         return []
     allowed = set(patterns)
-    return [box.email for box in recipients
-            if box.email.lower() not in allowed and "@" + box.email.rpartition("@")[2].lower() not in allowed]
+    return [
+        box.email
+        for box in recipients
+        if box.email.lower() not in allowed and "@" + box.email.rpartition("@")[2].lower() not in allowed
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +157,9 @@ def check_attachment(filename: str, content_type: str, field: str) -> tuple[str,
     check_header(filename, f"{field}.filename")
     content_type = content_type.strip().lower()
     if not _CONTENT_TYPE.match(content_type):
-        raise InvalidInput(f"{field}.content_type {content_type!r} is not a MIME type such as application/pdf",
-                           field=field)
+        raise InvalidInput(
+            f"{field}.content_type {content_type!r} is not a MIME type such as application/pdf", field=field
+        )
     return filename.strip() or "attachment", content_type
 
 
@@ -192,7 +207,7 @@ def threading(original: Original) -> tuple[str | None, list[str]]:
         return None, []
     chain = [r for r in message_ids(original.references) if r != own[0]] + own
     if len(chain) > MAX_REFERENCES:
-        chain = chain[:1] + chain[-(MAX_REFERENCES - 1):]
+        chain = chain[:1] + chain[-(MAX_REFERENCES - 1) :]
     return own[0], chain
 
 
@@ -272,9 +287,21 @@ class Draft:
                 self.message["Bcc"] = value
 
 
-def build(*, sender: Mailbox, to: list[Mailbox], cc: list[Mailbox], bcc: list[Mailbox], subject: str, text: str,
-          html: str | None, attachments: Sequence[Attachment], header_message_id: str, in_reply_to: str | None = None,
-          references: Sequence[str] = (), date: datetime | None = None) -> Draft:
+def build(
+    *,
+    sender: Mailbox,
+    to: list[Mailbox],
+    cc: list[Mailbox],
+    bcc: list[Mailbox],
+    subject: str,
+    text: str,
+    html: str | None,
+    attachments: Sequence[Attachment],
+    header_message_id: str,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    date: datetime | None = None,
+) -> Draft:
     msg = MIMEPart(policy=POLICY)  # sub-parts made from an EmailMessage would each repeat MIME-Version
     msg["From"] = sender.header()
     for name, boxes in (("To", to), ("Cc", cc), ("Bcc", bcc)):
@@ -292,8 +319,9 @@ def build(*, sender: Mailbox, to: list[Mailbox], cc: list[Mailbox], bcc: list[Ma
         msg.add_alternative(html, subtype="html")
     for item in attachments:
         if item.content_type == "message/rfc822" and item.data.isascii():  # RFC 2046: never base64-encoded
-            msg.add_attachment(message_from_bytes(item.data, policy=POLICY), cte="7bit",
-                               filename=item.filename)
+            msg.add_attachment(
+                message_from_bytes(item.data, policy=POLICY), cte="7bit", filename=item.filename
+            )
             continue
         maintype, _, subtype = item.content_type.partition("/")
         if maintype in ("message", "multipart"):

@@ -3,4 +3,12 @@
 from mail_mcp.sandbox.dovecot import Sandbox, SandboxError, SandboxUser, Security
 from mail_mcp.sandbox.seed import SAMPLE_COUNTS, SAMPLE_FOLDERS, SAMPLE_SUBJECTS
 
-__all__ = ["SAMPLE_COUNTS", "SAMPLE_FOLDERS", "SAMPLE_SUBJECTS", "Sandbox", "SandboxError", "SandboxUser", "Security"]
+__all__ = [
+    "SAMPLE_COUNTS",
+    "SAMPLE_FOLDERS",
+    "SAMPLE_SUBJECTS",
+    "Sandbox",
+    "SandboxError",
+    "SandboxUser",
+    "Security",
+]

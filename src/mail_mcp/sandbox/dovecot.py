@@ -64,8 +64,10 @@ log = logging.getLogger(__name__)
 Security = Literal["tls", "starttls", "plain"]
 DOMAIN = "example.test"
 START_TIMEOUT = 10.0
-INSTALL_HINT = ("Dovecot not found: install it with `sudo apt-get install dovecot-imapd dovecot-lmtpd` "
-                "(or pass dovecot_binary=/path/to/dovecot)")
+INSTALL_HINT = (
+    "Dovecot not found: install it with `sudo apt-get install dovecot-imapd dovecot-lmtpd` "
+    "(or pass dovecot_binary=/path/to/dovecot)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +158,14 @@ class Sandbox:
         except BaseException:
             self.stop()
             raise
-        log.info("sandbox Dovecot pid %s: imap %s, imaps %s, lmtp %s, root %s",
-                 self.master_pid, self.imap_port, self.imaps_port, self.lmtp_port, self.root)
+        log.info(
+            "sandbox Dovecot pid %s: imap %s, imaps %s, lmtp %s, root %s",
+            self.master_pid,
+            self.imap_port,
+            self.imaps_port,
+            self.lmtp_port,
+            self.root,
+        )
 
     def stop(self) -> None:
         """Stop Dovecot (only the processes this sandbox started) and remove a temp root. Idempotent."""
@@ -171,7 +179,8 @@ class Sandbox:
             found = self._binary_arg if os.access(self._binary_arg, os.X_OK) else None
         else:
             found = shutil.which("dovecot") or next(
-                (p for p in ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot") if os.access(p, os.X_OK)), None)
+                (p for p in ("/usr/sbin/dovecot", "/usr/local/sbin/dovecot") if os.access(p, os.X_OK)), None
+            )
         if found is None or not Path(found).is_file():
             raise SandboxError(INSTALL_HINT)
         return found
@@ -208,13 +217,30 @@ class Sandbox:
         if openssl is None:
             raise SandboxError("openssl CLI not found: install it with `sudo apt-get install openssl`")
         cmd = [
-            openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "30", "-subj", "/CN=localhost",
-            "-keyout", str(self.root / "key.pem"), "-out", str(self.ca_cert_path),
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,digitalSignature,keyCertSign",
-            "-addext", "extendedKeyUsage=serverAuth",
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            str(self.root / "key.pem"),
+            "-out",
+            str(self.ca_cert_path),
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,digitalSignature,keyCertSign",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
         ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -245,10 +271,19 @@ class Sandbox:
     def _write_config(self) -> None:
         assert self.root is not None and self.log_path is not None and self.ca_cert_path is not None
         self.config_path = self.root / "dovecot.conf"
-        self.config_path.write_text(render_config(
-            self.root, log_path=self.log_path, ca_cert_path=self.ca_cert_path, imap_port=self.imap_port,
-            imaps_port=self.imaps_port, lmtp_port=self.lmtp_port, imap_capability=self.imap_capability,
-            extra_config=self.extra_config, created=self._created))
+        self.config_path.write_text(
+            render_config(
+                self.root,
+                log_path=self.log_path,
+                ca_cert_path=self.ca_cert_path,
+                imap_port=self.imap_port,
+                imaps_port=self.imaps_port,
+                lmtp_port=self.lmtp_port,
+                imap_capability=self.imap_capability,
+                extra_config=self.extra_config,
+                created=self._created,
+            )
+        )
 
     def _spawn(self, binary: str) -> None:
         assert self.config_path is not None and self.log_path is not None
@@ -256,7 +291,9 @@ class Sandbox:
         with open(self.log_path, "ab") as out:
             self._proc = subprocess.Popen(
                 [binary, "-F", "-c", str(self.config_path)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
                 start_new_session=True,  # own process group: stop() can sweep it without touching others
             )
         self.master_pid = self._proc.pid
@@ -275,8 +312,10 @@ class Sandbox:
                 if self._greets(port, greeting, tls=port == self.imaps_port):
                     del pending[port]
             if pending and time.monotonic() > deadline:
-                raise SandboxError(f"Dovecot did not greet on ports {sorted(pending)} within "
-                                   f"{START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+                raise SandboxError(
+                    f"Dovecot did not greet on ports {sorted(pending)} within "
+                    f"{START_TIMEOUT:.0f}s:\n{self.log_tail()}"
+                )
             if pending:
                 time.sleep(0.05)
 
@@ -333,8 +372,9 @@ class Sandbox:
             raise SandboxError("sandbox is not running")
         account = self._user(user)
         if tls == "tls":
-            client = imapclient.IMAPClient(self.host, self.imaps_port, ssl=True,
-                                           ssl_context=self.ssl_context(), timeout=30)
+            client = imapclient.IMAPClient(
+                self.host, self.imaps_port, ssl=True, ssl_context=self.ssl_context(), timeout=30
+            )
         elif tls in ("starttls", "plain"):
             client = imapclient.IMAPClient(self.host, self.imap_port, ssl=False, timeout=30)
             if tls == "starttls":
@@ -349,8 +389,14 @@ class Sandbox:
         with smtplib.LMTP(self.host, self.lmtp_port, timeout=30) as lmtp:
             lmtp.sendmail(mail_from, [rcpt], raw)
 
-    def append(self, user: str, folder: str, raw: bytes, flags: Iterable[str | bytes] = (),
-               when: datetime | None = None) -> None:
+    def append(
+        self,
+        user: str,
+        folder: str,
+        raw: bytes,
+        flags: Iterable[str | bytes] = (),
+        when: datetime | None = None,
+    ) -> None:
         """APPEND one message to ``folder`` of ``user`` (creating the folder if needed)."""
         client = self.connect(user)
         try:
@@ -359,8 +405,9 @@ class Sandbox:
         finally:
             client.logout()
 
-    def seed_bulk(self, user: str, folder: str, count: int, *, size_hint: int = 2048,
-                  batch: int = 500, seed: int = 0) -> int:
+    def seed_bulk(
+        self, user: str, folder: str, count: int, *, size_hint: int = 2048, batch: int = 500, seed: int = 0
+    ) -> int:
         """APPEND ``count`` generated, varied messages with MULTIAPPEND in batches; returns ``count``.
 
         ``size_hint`` is the average body size in bytes (actual sizes vary by about ±60 %).

@@ -13,12 +13,27 @@ from pathlib import Path
 from mail_mcp.sandbox.processes import first_user, group_of
 
 HOST = "127.0.0.1"
-SPECIAL_USE = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash", "Junk": "\\Junk",
-               "Archive": "\\Archive"}
+SPECIAL_USE = {
+    "Sent": "\\Sent",
+    "Drafts": "\\Drafts",
+    "Trash": "\\Trash",
+    "Junk": "\\Junk",
+    "Archive": "\\Archive",
+}
 
 
-def render_config(root: Path, *, log_path: Path, ca_cert_path: Path, imap_port: int, imaps_port: int,
-                  lmtp_port: int, imap_capability: str | None, extra_config: str, created: list[Path]) -> str:
+def render_config(
+    root: Path,
+    *,
+    log_path: Path,
+    ca_cert_path: Path,
+    imap_port: int,
+    imaps_port: int,
+    lmtp_port: int,
+    imap_capability: str | None,
+    extra_config: str,
+    created: list[Path],
+) -> str:
     """The whole dovecot.conf of a sandbox rooted at `root`; a short-path run dir it had to make goes in `created`."""
     if os.geteuid() == 0:
         internal_user = first_user("dovecot", "nobody")
@@ -30,10 +45,12 @@ def render_config(root: Path, *, log_path: Path, ca_cert_path: Path, imap_port: 
         internal_group = grp.getgrgid(os.getgid()).gr_name
         unprivileged = "".join(
             f"service {svc} {{\n  chroot =\n}}\n"
-            for svc in ("anvil", "imap-login", "imap-urlauth-login", "ipc", "old-stats", "aggregator"))
+            for svc in ("anvil", "imap-login", "imap-urlauth-login", "ipc", "old-stats", "aggregator")
+        )
     mailboxes = "  mailbox INBOX {\n    auto = subscribe\n  }\n" + "".join(
         f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}\n"
-        for name, flag in SPECIAL_USE.items())
+        for name, flag in SPECIAL_USE.items()
+    )
     capability = f"imap_capability = {imap_capability}\n" if imap_capability else ""
     base_dir = root / "run"
     if len(str(base_dir)) > 60:  # unix socket paths are limited to ~108 bytes
@@ -60,7 +77,7 @@ mail_location = maildir:~/Maildir:LAYOUT=fs
 mail_fsync = never
 ssl = yes
 ssl_cert = <{ca_cert_path}
-ssl_key = <{root / 'key.pem'}
+ssl_key = <{root / "key.pem"}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_username_format = %Ln

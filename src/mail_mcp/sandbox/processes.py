@@ -48,7 +48,7 @@ def proc_stat(pid: int) -> tuple[int, int, str] | None:
         data = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = data[data.rindex(")") + 2:].split()
+    fields = data[data.rindex(")") + 2 :].split()
     return int(fields[1]), int(fields[2]), fields[0]
 
 
@@ -67,8 +67,11 @@ def descendants(root_pid: int, include_self: bool = False) -> list[int]:
 
 
 def group_members(pgid: int) -> list[int]:
-    return [int(e) for e in os.listdir("/proc")
-            if e.isdigit() and (st := proc_stat(int(e))) is not None and st[1] == pgid and st[2] != "Z"]
+    return [
+        int(e)
+        for e in os.listdir("/proc")
+        if e.isdigit() and (st := proc_stat(int(e))) is not None and st[1] == pgid and st[2] != "Z"
+    ]
 
 
 def cleanup(proc: subprocess.Popen[bytes], created: list[Path]) -> None:

@@ -87,9 +87,11 @@ class HttpOptions:
         if self.loopback:
             hosts = [*LOOPBACK_ALLOWED_HOSTS, f"{_url_host(self.host)}:*", *hosts]
             origins = [*LOOPBACK_ALLOWED_ORIGINS, f"http://{_url_host(self.host)}:*", *origins]
-        return TransportSecuritySettings(enable_dns_rebinding_protection=True,
-                                         allowed_hosts=list(dict.fromkeys(hosts)),
-                                         allowed_origins=list(dict.fromkeys(origins)))
+        return TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=list(dict.fromkeys(hosts)),
+            allowed_origins=list(dict.fromkeys(origins)),
+        )
 
 
 def split_list(value: str | None) -> list[str]:
@@ -102,8 +104,9 @@ def read_token(env: Mapping[str, str], token_file: str | None = None) -> str | N
     path = token_file or env.get(TOKEN_FILE_ENV) or None
     inline = env.get(TOKEN_ENV) or None
     if path and inline:
-        raise TransportError(f"both {TOKEN_ENV} and a token file ({TOKEN_FILE_ENV} / --token-file) are set; "
-                             "use one")
+        raise TransportError(
+            f"both {TOKEN_ENV} and a token file ({TOKEN_FILE_ENV} / --token-file) are set; use one"
+        )
     if path:
         try:
             mode = os.stat(path).st_mode
@@ -118,24 +121,37 @@ def read_token(env: Mapping[str, str], token_file: str | None = None) -> str | N
     return inline
 
 
-def http_options(transport: Literal["sse", "http"], host: str, port: int, token: str | None,
-                 allowed_hosts: list[str], allowed_origins: list[str]) -> HttpOptions:
+def http_options(
+    transport: Literal["sse", "http"],
+    host: str,
+    port: int,
+    token: str | None,
+    allowed_hosts: list[str],
+    allowed_origins: list[str],
+) -> HttpOptions:
     """Validate what the owner asked for; refuse anything that would expose the mailbox."""
     if not 0 <= port <= 65535:
         raise TransportError(f"--port must be 0-65535, not {port}")
-    if token is not None and (len(token) < MIN_TOKEN_LENGTH
-                              or any(c.isspace() or not c.isprintable() for c in token)):
-        raise TransportError(f"the HTTP token must be at least {MIN_TOKEN_LENGTH} printable characters without "
-                             "spaces (e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)")
+    if token is not None and (
+        len(token) < MIN_TOKEN_LENGTH or any(c.isspace() or not c.isprintable() for c in token)
+    ):
+        raise TransportError(
+            f"the HTTP token must be at least {MIN_TOKEN_LENGTH} printable characters without "
+            "spaces (e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
     options = HttpOptions(transport, host, port, token, tuple(allowed_hosts), tuple(allowed_origins))
     if not options.loopback:
         if token is None:
-            raise TransportError(f"refusing to serve on {host}, which is not a loopback address, without a "
-                                 f"bearer token: set {TOKEN_ENV} or {TOKEN_FILE_ENV} (or --token-file)")
+            raise TransportError(
+                f"refusing to serve on {host}, which is not a loopback address, without a "
+                f"bearer token: set {TOKEN_ENV} or {TOKEN_FILE_ENV} (or --token-file)"
+            )
         if not allowed_hosts:
-            raise TransportError(f"refusing to serve on {host} without the Host names clients will use: pass "
-                                 f"--allowed-host (e.g. mail.example.org:{port or DEFAULT_PORT}) or set "
-                                 f"{ALLOWED_HOSTS_ENV}; DNS-rebinding protection stays on")
+            raise TransportError(
+                f"refusing to serve on {host} without the Host names clients will use: pass "
+                f"--allowed-host (e.g. mail.example.org:{port or DEFAULT_PORT}) or set "
+                f"{ALLOWED_HOSTS_ENV}; DNS-rebinding protection stays on"
+            )
     return options
 
 
@@ -164,19 +180,33 @@ class BearerAuth:
         return ok and scheme.lower() == b"bearer"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" or (scope["type"] == "http" and self.authorized(scope.get("headers", []))):
+        if scope["type"] == "lifespan" or (
+            scope["type"] == "http" and self.authorized(scope.get("headers", []))
+        ):
             await self.app(scope, receive, send)
             return
         if scope["type"] != "http":  # no websockets here
             await send({"type": "websocket.close", "code": 1008})
             return
         client = scope.get("client") or ("?", 0)
-        log.warning("401 for %s %s from %s: missing or wrong bearer token", scope.get("method", "-"),
-                    scope.get("path", "-"), client[0])
+        log.warning(
+            "401 for %s %s from %s: missing or wrong bearer token",
+            scope.get("method", "-"),
+            scope.get("path", "-"),
+            client[0],
+        )
         body = b'{"error":"unauthorized","message":"send Authorization: Bearer <token>"}'
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer realm="mail-mcp"')]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b'Bearer realm="mail-mcp"'),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -219,8 +249,9 @@ class HttpServer:
             return
         host = self.options.host.strip("[]")
         try:
-            family, kind, proto, _, address = socket.getaddrinfo(host, self.options.port, type=socket.SOCK_STREAM,
-                                                                 flags=socket.AI_PASSIVE)[0]
+            family, kind, proto, _, address = socket.getaddrinfo(
+                host, self.options.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            )[0]
             sock = socket.socket(family, kind, proto)
         except OSError as exc:
             raise TransportError(f"cannot bind {self.options.host}:{self.options.port}: {exc}") from None
@@ -245,10 +276,17 @@ class HttpServer:
         self.bind()
         assert self._sock is not None
         sock = self._sock
-        config = uvicorn.Config(self.app, log_config=None, access_log=False, lifespan="on", ws="none",
-                                server_header=False,
-                                timeout_graceful_shutdown=SHUTDOWN_GRACE,  # type: ignore[arg-type]  # float works
-                                host=self.options.host, port=self.port)
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws="none",
+            server_header=False,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,  # type: ignore[arg-type]  # float works
+            host=self.options.host,
+            port=self.port,
+        )
         self._uvicorn = Server(config)
         self._uvicorn.should_exit = self._stops > 0
         done = anyio.Event()
@@ -265,10 +303,18 @@ class HttpServer:
             while not self._uvicorn.started and not done.is_set():
                 await anyio.sleep(0.01)
             if self._uvicorn.started:
-                where = "SSE (GET /sse, POST /messages/)" if self.options.transport == "sse" else "streamable HTTP"
-                log.info("serving MCP over %s at %s (bearer token %s; allowed hosts %s)", where, self.url,
-                         "required" if self.options.token else "not configured",
-                         " ".join(self.options.security().allowed_hosts))
+                where = (
+                    "SSE (GET /sse, POST /messages/)"
+                    if self.options.transport == "sse"
+                    else "streamable HTTP"
+                )
+                log.info(
+                    "serving MCP over %s at %s (bearer token %s; allowed hosts %s)",
+                    where,
+                    self.url,
+                    "required" if self.options.token else "not configured",
+                    " ".join(self.options.security().allowed_hosts),
+                )
                 task_status.started(self.url)
         if not self._uvicorn.started and not self._stops:
             raise TransportError(f"the HTTP server on {self.options.host}:{self.port} did not start")
@@ -288,5 +334,3 @@ class HttpServer:
 
 
 # --------------------------------------------------------------------------- stdio
-
-

@@ -68,6 +68,7 @@ async def serve_stdio(server: MCPServer) -> None:
     token = anyio.lowlevel.current_token()
 
     with _claim_stdin() as fd:
+
         def pump() -> None:
             reader = os.fdopen(fd, "rb", closefd=False)
             try:
@@ -87,5 +88,3 @@ async def serve_stdio(server: MCPServer) -> None:
 
 
 # --------------------------------------------------------------------------- process lifecycle
-
-

@@ -35,8 +35,9 @@ Reading never marks mail as read."""
 
 def error_result(error: dict[str, Any]) -> CallToolResult:
     payload = {"error": error, "meta": meta().model_dump(exclude_none=True)}
-    return CallToolResult(content=[TextContent(type="text", text=json.dumps(payload, ensure_ascii=False))],
-                          is_error=True)
+    return CallToolResult(
+        content=[TextContent(type="text", text=json.dumps(payload, ensure_ascii=False))], is_error=True
+    )
 
 
 def _validation_error(exc: ValidationError) -> dict[str, Any]:
@@ -56,8 +57,15 @@ class MailMCPServer(MCPServer[Any]):
 
     default_account = "-"
 
-    def add_tool(self, fn: Any, name: str | None = None, title: str | None = None, description: str | None = None,
-                 *args: Any, **kwargs: Any) -> None:
+    def add_tool(
+        self,
+        fn: Any,
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
         """Tool descriptions are the docstrings, dedented (the SDK sends them verbatim, indentation and all)."""
         if description is None and fn.__doc__:
             description = inspect.cleandoc(fn.__doc__)
@@ -68,17 +76,29 @@ class MailMCPServer(MCPServer[Any]):
             if tool.fn_metadata.output_schema is not None:
                 tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema)
 
-    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None,
-                        ) -> CallToolResult | InputRequiredResult:
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        context: Context[Any, Any] | None = None,
+    ) -> CallToolResult | InputRequiredResult:
         token = started.set(time.perf_counter())
         outcome, counts = "ok", ""
         try:
             if self._tool_manager.get_tool(name) is None and name in tools_write.WRITE_TOOLS:
                 outcome = "write_disabled"
-                return error_result({"code": "write_disabled", "message": f"{name} is a write tool and writing is "
-                                     "disabled; the owner can enable it with MAIL_IMAP_WRITE_ENABLED=true",
-                                     "details": {"tool": name}})
-            if self._tool_manager.get_tool(name) is None and (gated := tools_send.gated_tool_error(name)) is not None:
+                return error_result(
+                    {
+                        "code": "write_disabled",
+                        "message": f"{name} is a write tool and writing is "
+                        "disabled; the owner can enable it with MAIL_IMAP_WRITE_ENABLED=true",
+                        "details": {"tool": name},
+                    }
+                )
+            if (
+                self._tool_manager.get_tool(name) is None
+                and (gated := tools_send.gated_tool_error(name)) is not None
+            ):
                 outcome = "write_disabled"
                 return error_result(gated)
             result = await super().call_tool(name, arguments, context)
@@ -93,8 +113,14 @@ class MailMCPServer(MCPServer[Any]):
                 return error_result(cause.as_dict())
             outcome = "server_error"
             log.error("tool %s crashed", name, exc_info=cause)
-            return error_result({"code": "server_error", "message": "internal error in mail-mcp; the server log "
-                                 "has the details. Retrying will probably not help.", "details": {}})
+            return error_result(
+                {
+                    "code": "server_error",
+                    "message": "internal error in mail-mcp; the server log "
+                    "has the details. Retrying will probably not help.",
+                    "details": {},
+                }
+            )
         except ToolError as exc:
             cause = exc.__cause__
             outcome = "invalid_input"
@@ -105,9 +131,14 @@ class MailMCPServer(MCPServer[Any]):
                 return error_result(cause.as_dict())
             return error_result({"code": "invalid_input", "message": str(exc), "details": {}})
         finally:
-            log.info("tool=%s account=%s outcome=%s duration_ms=%d%s", name,
-                     arguments.get("account") or _account_of(arguments) or self.default_account, outcome,
-                     round((time.perf_counter() - started.get()) * 1000), counts)
+            log.info(
+                "tool=%s account=%s outcome=%s duration_ms=%d%s",
+                name,
+                arguments.get("account") or _account_of(arguments) or self.default_account,
+                outcome,
+                round((time.perf_counter() - started.get()) * 1000),
+                counts,
+            )
             started.reset(token)
 
 
@@ -117,8 +148,14 @@ def _counts(result: CallToolResult | InputRequiredResult) -> str:
         return ""
     chars = sum(len(block.text) for block in result.content if isinstance(block, TextContent))
     data = (result.structured_content or {}).get("data")
-    items = next((len(v) for key in ("messages", "folders", "accounts")
-                  if isinstance(data, dict) and isinstance(v := data.get(key), list)), None)
+    items = next(
+        (
+            len(v)
+            for key in ("messages", "folders", "accounts")
+            if isinstance(data, dict) and isinstance(v := data.get(key), list)
+        ),
+        None,
+    )
     return (f" items={items}" if items is not None else "") + f" chars={chars}"
 
 

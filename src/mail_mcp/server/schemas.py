@@ -44,8 +44,11 @@ def compact_schema(node: Any) -> Any:
         return [compact_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {key: compact_schema(value) for key, value in node.items()
-           if not (key == "title" and isinstance(value, str))}
+    out = {
+        key: compact_schema(value)
+        for key, value in node.items()
+        if not (key == "title" and isinstance(value, str))
+    }
     options = out.get("anyOf")
     if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
         other = options[0] if options[1] == {"type": "null"} else options[1]

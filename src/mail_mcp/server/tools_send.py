@@ -24,53 +24,112 @@ from mail_mcp.mailbox.sending import SendingService
 from mail_mcp.mailbox.service import MailService
 from mail_mcp.server.schemas import ToolResult, meta
 
-SEND = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True)
-DRAFT = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
-REPLACE_DRAFT = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False,
-                                open_world_hint=False)
+SEND = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=True
+)
+DRAFT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+)
+REPLACE_DRAFT = ToolAnnotations(
+    read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+)
 SEND_TOOLS = ("send_message", "send_draft")
 DRAFT_TOOLS = ("save_draft", "update_draft")
 
-Addresses = Annotated[list[Annotated[str, Field(max_length=500)]], Field(
-    description='Addresses, one per item: "name@example.com" or "Name <name@example.com>".', max_length=100)]
-Subject = Annotated[str | None, Field(description="Subject line. Replies and forwards default to the original's "
-                                      "with Re: / Fwd: added once.", max_length=998)]
-BodyText = Annotated[str, Field(description="The message text (plain text). Forwards append the original below it.",
-                                max_length=2_000_000)]
-BodyHtml = Annotated[str | None, Field(description="Optional HTML version of the same text.", max_length=4_000_000)]
-Attachments = Annotated[list[AttachmentSpec], Field(
-    description="Files to attach: each a path inside the server's attachment directory, or base64 content with a "
-                "filename. The total is capped (MAIL_SMTP_MAX_ATTACHMENT_BYTES).", max_length=50)]
-ReplyTo = Annotated[str | None, Field(description="Message id (imap:...) to reply to: sets In-Reply-To/References, "
-                                      "Re: subject, and `to` defaults to its Reply-To or From.", max_length=1200)]
-ReplyAll = Annotated[bool, Field(description="With reply_to_id: also copy the original's To and Cc recipients.")]
-ForwardId = Annotated[str | None, Field(description="Message id (imap:...) to forward: Fwd: subject, its text quoted "
-                                        "below body_text, its attachments included.", max_length=1200)]
-IdempotencyKey = Annotated[str | None, Field(
-    description="Any unique string for this message. Calling again with the same key returns the first result "
-                "instead of sending twice (also across restarts, via the Message-ID in Sent). Use one when retrying.",
-    min_length=1, max_length=200)]
-DraftId = Annotated[str, Field(description="A draft id from save_draft or update_draft (imap:<account>:Drafts:...).",
-                               max_length=1200)]
+Addresses = Annotated[
+    list[Annotated[str, Field(max_length=500)]],
+    Field(
+        description='Addresses, one per item: "name@example.com" or "Name <name@example.com>".',
+        max_length=100,
+    ),
+]
+Subject = Annotated[
+    str | None,
+    Field(
+        description="Subject line. Replies and forwards default to the original's "
+        "with Re: / Fwd: added once.",
+        max_length=998,
+    ),
+]
+BodyText = Annotated[
+    str,
+    Field(
+        description="The message text (plain text). Forwards append the original below it.",
+        max_length=2_000_000,
+    ),
+]
+BodyHtml = Annotated[
+    str | None, Field(description="Optional HTML version of the same text.", max_length=4_000_000)
+]
+Attachments = Annotated[
+    list[AttachmentSpec],
+    Field(
+        description="Files to attach: each a path inside the server's attachment directory, or base64 content with a "
+        "filename. The total is capped (MAIL_SMTP_MAX_ATTACHMENT_BYTES).",
+        max_length=50,
+    ),
+]
+ReplyTo = Annotated[
+    str | None,
+    Field(
+        description="Message id (imap:...) to reply to: sets In-Reply-To/References, "
+        "Re: subject, and `to` defaults to its Reply-To or From.",
+        max_length=1200,
+    ),
+]
+ReplyAll = Annotated[
+    bool, Field(description="With reply_to_id: also copy the original's To and Cc recipients.")
+]
+ForwardId = Annotated[
+    str | None,
+    Field(
+        description="Message id (imap:...) to forward: Fwd: subject, its text quoted "
+        "below body_text, its attachments included.",
+        max_length=1200,
+    ),
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Field(
+        description="Any unique string for this message. Calling again with the same key returns the first result "
+        "instead of sending twice (also across restarts, via the Message-ID in Sent). Use one when retrying.",
+        min_length=1,
+        max_length=200,
+    ),
+]
+DraftId = Annotated[
+    str,
+    Field(
+        description="A draft id from save_draft or update_draft (imap:<account>:Drafts:...).", max_length=1200
+    ),
+]
 
 
 class Confirm(BaseModel):
     """What the person is asked (flat primitives only, as elicitation requires)."""
 
-    send: bool = Field(True, title="Send it", description="Leave checked and accept to send; decline to keep it unsent.")
+    send: bool = Field(
+        True, title="Send it", description="Leave checked and accept to send; decline to keep it unsent."
+    )
 
 
 def gated_tool_error(name: str) -> dict[str, Any] | None:
     """The `write_disabled` error for a call to a sending or draft tool that is not registered, else None."""
     if name in SEND_TOOLS:
-        return {"code": "write_disabled", "message": f"{name} is not available: sending needs "
-                "MAIL_SMTP_SEND_ENABLED=true and an account with SMTP settings (MAIL_SMTP_<ACCOUNT>_HOST), which the "
-                "owner has not set. save_draft may be available to leave a draft for a person to send.",
-                "details": {"tool": name, "setting": "MAIL_SMTP_SEND_ENABLED"}}
+        return {
+            "code": "write_disabled",
+            "message": f"{name} is not available: sending needs "
+            "MAIL_SMTP_SEND_ENABLED=true and an account with SMTP settings (MAIL_SMTP_<ACCOUNT>_HOST), which the "
+            "owner has not set. save_draft may be available to leave a draft for a person to send.",
+            "details": {"tool": name, "setting": "MAIL_SMTP_SEND_ENABLED"},
+        }
     if name in DRAFT_TOOLS:
-        return {"code": "write_disabled", "message": f"{name} is not available: drafts are IMAP writes, which are "
-                "disabled; the owner can enable them with MAIL_IMAP_WRITE_ENABLED=true",
-                "details": {"tool": name, "setting": "MAIL_IMAP_WRITE_ENABLED"}}
+        return {
+            "code": "write_disabled",
+            "message": f"{name} is not available: drafts are IMAP writes, which are "
+            "disabled; the owner can enable them with MAIL_IMAP_WRITE_ENABLED=true",
+            "details": {"tool": name, "setting": "MAIL_IMAP_WRITE_ENABLED"},
+        }
     return None
 
 
@@ -105,9 +164,14 @@ def register(server: MCPServer, service: MailService) -> None:
     drafts = DraftService(sending)
     can_send = settings.send_enabled and bool(settings.smtp)
     ids = ", ".join(settings.accounts)
-    AccountParam = Annotated[str | None, Field(
-        description=f"Account id; one of: {ids}. Leave out for {settings.default_account!r}, or for the account of "
-                    "reply_to_id / forward_id.", max_length=64)]
+    AccountParam = Annotated[
+        str | None,
+        Field(
+            description=f"Account id; one of: {ids}. Leave out for {settings.default_account!r}, or for the account of "
+            "reply_to_id / forward_id.",
+            max_length=64,
+        ),
+    ]
 
     def confirmation(ctx: Context) -> Literal["person", "host", "policy"]:
         if settings.smtp_confirm == "never":
@@ -117,18 +181,32 @@ def register(server: MCPServer, service: MailService) -> None:
         if elicitation is not None and (elicitation.form is not None or elicitation.url is None):
             return "person"
         if settings.smtp_confirm == "always":
-            raise Unsupported("this client cannot ask the person to confirm, and the owner requires confirmation "
-                              "(MAIL_SMTP_CONFIRM=always): nothing was sent. Use save_draft so the person can review "
-                              "and send it from their mail program.", setting="MAIL_SMTP_CONFIRM")
+            raise Unsupported(
+                "this client cannot ask the person to confirm, and the owner requires confirmation "
+                "(MAIL_SMTP_CONFIRM=always): nothing was sent. Use save_draft so the person can review "
+                "and send it from their mail program.",
+                setting="MAIL_SMTP_CONFIRM",
+            )
         return "host"
 
     def request(**given: Any) -> Request:
         return Request(**{k: v for k, v in given.items() if k in Request.__dataclass_fields__})
 
-    async def confirm_send(account: str | None, to: list[str], cc: list[str], bcc: list[str], subject: str | None,
-                           body_text: str, body_html: str | None, attachments: list[AttachmentSpec],
-                           reply_to_id: str | None, reply_all: bool, forward_id: str | None,
-                           idempotency_key: str | None, ctx: Context) -> Confirm | Elicit[Confirm]:
+    async def confirm_send(
+        account: str | None,
+        to: list[str],
+        cc: list[str],
+        bcc: list[str],
+        subject: str | None,
+        body_text: str,
+        body_html: str | None,
+        attachments: list[AttachmentSpec],
+        reply_to_id: str | None,
+        reply_all: bool,
+        forward_id: str | None,
+        idempotency_key: str | None,
+        ctx: Context,
+    ) -> Confirm | Elicit[Confirm]:
         if sending.replay(account, idempotency_key, reply_to_id or forward_id) is not None:
             return Confirm(send=True)  # nothing will be sent: the stored result is returned
         req = request(**locals())
@@ -155,6 +233,7 @@ def register(server: MCPServer, service: MailService) -> None:
         return isinstance(answer, AcceptedElicitation) and bool(answer.data.send)
 
     if can_send:
+
         @server.tool(annotations=SEND, title="Send an e-mail")
         async def send_message(
             *,
@@ -201,6 +280,7 @@ def register(server: MCPServer, service: MailService) -> None:
             return ToolResult(summary=_summary(result), data=result, meta=meta())
 
     if settings.any_write_enabled:
+
         @server.tool(annotations=DRAFT, title="Save a draft")
         async def save_draft(
             account: AccountParam = None,
@@ -219,7 +299,9 @@ def register(server: MCPServer, service: MailService) -> None:
             (or for send_draft later). Same composition as send_message, including replies and forwards; nothing
             is sent."""
             result = await drafts.save_draft(request(**locals()))
-            return ToolResult(summary=f"draft saved in {result.mailbox}: {result.subject!r}", data=result, meta=meta())
+            return ToolResult(
+                summary=f"draft saved in {result.mailbox}: {result.subject!r}", data=result, meta=meta()
+            )
 
         @server.tool(annotations=REPLACE_DRAFT, title="Replace a draft")
         async def update_draft(

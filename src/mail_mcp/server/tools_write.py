@@ -18,26 +18,36 @@ MAX_IDS = 250
 
 
 def _hints(*, destructive: bool, idempotent: bool) -> ToolAnnotations:
-    return ToolAnnotations(read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent,
-                           open_world_hint=True)
+    return ToolAnnotations(
+        read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=True
+    )
 
 
 MessageIds = Annotated[
     list[Annotated[str, Field(max_length=1200)]],
-    Field(description=f"1-{MAX_IDS} message ids from list_messages (imap:<account>:<mailbox>:<uidvalidity>:<uid>), "
-                      "one account, any mix of folders.", min_length=1, max_length=MAX_IDS),
+    Field(
+        description=f"1-{MAX_IDS} message ids from list_messages (imap:<account>:<mailbox>:<uidvalidity>:<uid>), "
+        "one account, any mix of folders.",
+        min_length=1,
+        max_length=MAX_IDS,
+    ),
 ]
 FlagList = Annotated[
     list[Annotated[str, Field(max_length=1000)]] | None,
-    Field(description=f"Up to {MAX_FLAGS_PER_LIST} flags (give add_flags, remove_flags or both). {FLAG_GRAMMAR_DOC}",
-          max_length=MAX_FLAGS_PER_LIST),
+    Field(
+        description=f"Up to {MAX_FLAGS_PER_LIST} flags (give add_flags, remove_flags or both). {FLAG_GRAMMAR_DOC}",
+        max_length=MAX_FLAGS_PER_LIST,
+    ),
 ]
 Destination = Annotated[
     str,
-    Field(description="Destination folder: a name from list_folders (exact, e.g. \"Projects/2024\"), or a role: "
-                      f"{', '.join(DESTINATION_ROLES)} (resolved through SPECIAL-USE). An existing folder with "
-                      "exactly this name wins over a role. It must exist (see create_folder).",
-          min_length=1, max_length=1000),
+    Field(
+        description='Destination folder: a name from list_folders (exact, e.g. "Projects/2024"), or a role: '
+        f"{', '.join(DESTINATION_ROLES)} (resolved through SPECIAL-USE). An existing folder with "
+        "exactly this name wins over a role. It must exist (see create_folder).",
+        min_length=1,
+        max_length=1000,
+    ),
 ]
 
 
@@ -57,8 +67,9 @@ def register(server: MCPServer, service: MailService) -> None:
     ids = ", ".join(a.id for a in service.settings.accounts.values() if a.write_enabled)
 
     @server.tool(annotations=_hints(destructive=False, idempotent=True), title="Add or remove flags")
-    async def modify_flags(message_ids: MessageIds, add_flags: FlagList = None,
-                           remove_flags: FlagList = None) -> ToolResult[FlagChangeResult]:
+    async def modify_flags(
+        message_ids: MessageIds, add_flags: FlagList = None, remove_flags: FlagList = None
+    ) -> ToolResult[FlagChangeResult]:
         """Mark messages read/unread, flagged (starred), answered, junk, or set any keyword, on up to 250
         messages at once. To mark unread, remove `read`; to unstar, remove `flagged`. Any invalid flag refuses
         the whole call and nothing is written. Each message gets status ok (with its flags now), failed (stale
@@ -84,10 +95,14 @@ def register(server: MCPServer, service: MailService) -> None:
     @server.tool(annotations=_hints(destructive=True, idempotent=True), title="Delete messages")
     async def delete_message(
         message_ids: MessageIds,
-        permanent: Annotated[bool, Field(
-            description="false (default): move to the Trash folder, undoable with move_message and the returned "
-                        "new_message_id. true: expunge for good (cannot be undone); only for messages already in "
-                        "Trash, unless the owner set ALLOW_PERMANENT_DELETE for the account.")] = False,
+        permanent: Annotated[
+            bool,
+            Field(
+                description="false (default): move to the Trash folder, undoable with move_message and the returned "
+                "new_message_id. true: expunge for good (cannot be undone); only for messages already in "
+                "Trash, unless the owner set ALLOW_PERMANENT_DELETE for the account."
+            ),
+        ] = False,
     ) -> ToolResult[TransferResult]:
         """Delete up to 250 messages: by default move them to Trash (soft delete; the result gives each new id
         for undo). With permanent=true, remove messages that are in Trash for good (\\Deleted + UID EXPUNGE of
@@ -100,11 +115,21 @@ def register(server: MCPServer, service: MailService) -> None:
 
     @server.tool(annotations=_hints(destructive=False, idempotent=True), title="Create a folder")
     async def create_folder(
-        name: Annotated[str, Field(description="Full folder name; use the delimiter list_folders shows for "
-                                   "sub-folders (e.g. \"Projects/2024\"). Missing parents are created.",
-                                   min_length=1, max_length=1000)],
-        account: Annotated[str | None, Field(description=f"Account id; one of: {ids}. Leave out for the "
-                                             "default account.", max_length=64)] = None,
+        name: Annotated[
+            str,
+            Field(
+                description="Full folder name; use the delimiter list_folders shows for "
+                'sub-folders (e.g. "Projects/2024"). Missing parents are created.',
+                min_length=1,
+                max_length=1000,
+            ),
+        ],
+        account: Annotated[
+            str | None,
+            Field(
+                description=f"Account id; one of: {ids}. Leave out for the default account.", max_length=64
+            ),
+        ] = None,
     ) -> ToolResult[CreatedFolder]:
         """Create a folder (to move messages into). Does nothing and says so when it already exists."""
         data = await writes.create_folder(account, name)

@@ -63,26 +63,40 @@ def _where(cfg: SmtpConfig) -> str:
 def _connect_error(cfg: SmtpConfig, exc: BaseException) -> MailError:
     cause = exc if isinstance(exc, ssl.SSLError) else exc.__cause__ or exc.__context__
     if isinstance(cause, ssl.SSLCertVerificationError):
-        return ConnectionFailed(f"TLS certificate of the SMTP server {_where(cfg)} could not be verified "
-                                f"({cause.verify_message}); set MAIL_SMTP_<ID>_CA_FILE for a private CA. Nothing was "
-                                "sent.")
+        return ConnectionFailed(
+            f"TLS certificate of the SMTP server {_where(cfg)} could not be verified "
+            f"({cause.verify_message}); set MAIL_SMTP_<ID>_CA_FILE for a private CA. Nothing was "
+            "sent."
+        )
     if isinstance(exc, (aiosmtplib.SMTPTimeoutError, TimeoutError)):
-        return Timeout(f"the SMTP server {_where(cfg)} did not answer within {cfg.timeout:g} s; nothing was sent")
-    return ConnectionFailed(f"cannot reach the SMTP server {_where(cfg)} ({type(exc).__name__}: {str(exc)[:200]}); "
-                            "check host, port and security. Nothing was sent.")
+        return Timeout(
+            f"the SMTP server {_where(cfg)} did not answer within {cfg.timeout:g} s; nothing was sent"
+        )
+    return ConnectionFailed(
+        f"cannot reach the SMTP server {_where(cfg)} ({type(exc).__name__}: {str(exc)[:200]}); "
+        "check host, port and security. Nothing was sent."
+    )
 
 
 async def _open(cfg: SmtpConfig) -> aiosmtplib.SMTP:
     hostname = await anyio.to_thread.run_sync(_local_hostname)
-    client = aiosmtplib.SMTP(hostname=cfg.host, port=cfg.effective_port, timeout=cfg.timeout,
-                             use_tls=cfg.security == "tls", start_tls=cfg.security == "starttls",
-                             tls_context=_tls_context(cfg), local_hostname=hostname)
+    client = aiosmtplib.SMTP(
+        hostname=cfg.host,
+        port=cfg.effective_port,
+        timeout=cfg.timeout,
+        use_tls=cfg.security == "tls",
+        start_tls=cfg.security == "starttls",
+        tls_context=_tls_context(cfg),
+        local_hostname=hostname,
+    )
     try:
         await client.connect()
     except aiosmtplib.SMTPException as exc:
         if "STARTTLS" in str(exc).upper():
-            raise ConnectionFailed(f"the SMTP server {_where(cfg)} does not offer STARTTLS; refusing to send "
-                                   "unencrypted. Nothing was sent.") from None
+            raise ConnectionFailed(
+                f"the SMTP server {_where(cfg)} does not offer STARTTLS; refusing to send "
+                "unencrypted. Nothing was sent."
+            ) from None
         raise _connect_error(cfg, exc) from None
     except (OSError, ssl.SSLError, TimeoutError) as exc:
         raise _connect_error(cfg, exc) from None
@@ -93,16 +107,19 @@ async def _open(cfg: SmtpConfig) -> aiosmtplib.SMTP:
             await client.login(cfg.user, cfg.password.get_secret_value())
     except aiosmtplib.SMTPAuthenticationError as exc:
         client.close()
-        raise AuthFailed(f"the SMTP server {_where(cfg)} refused the login of {cfg.user!r} ({exc.code}); check "
-                         "MAIL_SMTP_<ID>_USER/_PASS (many providers need an app password). Nothing was sent.") from None
+        raise AuthFailed(
+            f"the SMTP server {_where(cfg)} refused the login of {cfg.user!r} ({exc.code}); check "
+            "MAIL_SMTP_<ID>_USER/_PASS (many providers need an app password). Nothing was sent."
+        ) from None
     except (aiosmtplib.SMTPException, OSError) as exc:
         client.close()
         raise _connect_error(cfg, exc) from None
     return client
 
 
-async def submit(cfg: SmtpConfig, *, sender: str, recipients: list[str], data: bytes,
-                 smtputf8: bool = False) -> Submission:
+async def submit(
+    cfg: SmtpConfig, *, sender: str, recipients: list[str], data: bytes, smtputf8: bool = False
+) -> Submission:
     """Send `data` to `recipients`; raises a MailError when nothing was sent."""
     client = await _open(cfg)
     try:
@@ -115,26 +132,35 @@ async def submit(cfg: SmtpConfig, *, sender: str, recipients: list[str], data: b
                 client.close()
 
 
-async def _transaction(cfg: SmtpConfig, client: aiosmtplib.SMTP, sender: str, recipients: list[str], data: bytes,
-                       smtputf8: bool) -> Submission:
+async def _transaction(
+    cfg: SmtpConfig, client: aiosmtplib.SMTP, sender: str, recipients: list[str], data: bytes, smtputf8: bool
+) -> Submission:
     options: list[str] = []
     if smtputf8:
         if not client.supports_extension("smtputf8"):
-            raise Unsupported(f"an address needs SMTPUTF8 (non-ASCII local part), which the SMTP server "
-                              f"{_where(cfg)} does not support; nothing was sent")
+            raise Unsupported(
+                f"an address needs SMTPUTF8 (non-ASCII local part), which the SMTP server "
+                f"{_where(cfg)} does not support; nothing was sent"
+            )
         options = ["SMTPUTF8"] + (["BODY=8BITMIME"] if client.supports_extension("8bitmime") else [])
     encoding = "utf-8" if smtputf8 else "ascii"
     try:
         await client.mail(sender, options=options, encoding=encoding)
     except aiosmtplib.SMTPSenderRefused as exc:
         if exc.code == 530:
-            raise AuthFailed(f"the SMTP server {_where(cfg)} requires a login it did not offer over this connection "
-                             f"({exc.message[:200]}); check MAIL_SMTP_<ID>_SECURITY. Nothing was sent.") from None
-        raise ServerError(f"the SMTP server refused the sender {sender} ({exc.code} {exc.message[:200]}); nothing "
-                          "was sent", code=exc.code) from None
+            raise AuthFailed(
+                f"the SMTP server {_where(cfg)} requires a login it did not offer over this connection "
+                f"({exc.message[:200]}); check MAIL_SMTP_<ID>_SECURITY. Nothing was sent."
+            ) from None
+        raise ServerError(
+            f"the SMTP server refused the sender {sender} ({exc.code} {exc.message[:200]}); nothing was sent",
+            code=exc.code,
+        ) from None
     except (aiosmtplib.SMTPException, OSError) as exc:
-        raise ServerError(f"the SMTP conversation with {_where(cfg)} failed before sending ({type(exc).__name__}); "
-                          "nothing was sent") from None
+        raise ServerError(
+            f"the SMTP conversation with {_where(cfg)} failed before sending ({type(exc).__name__}); "
+            "nothing was sent"
+        ) from None
     accepted: list[str] = []
     refused: list[Refusal] = []
     for rcpt in recipients:
@@ -144,17 +170,25 @@ async def _transaction(cfg: SmtpConfig, client: aiosmtplib.SMTP, sender: str, re
         except aiosmtplib.SMTPRecipientRefused as exc:
             refused.append(Refusal(rcpt, exc.code, exc.message[:300]))
         except (aiosmtplib.SMTPException, OSError) as exc:
-            raise ServerError(f"the SMTP connection to {_where(cfg)} failed while naming recipients "
-                              f"({type(exc).__name__}); nothing was sent") from None
+            raise ServerError(
+                f"the SMTP connection to {_where(cfg)} failed while naming recipients "
+                f"({type(exc).__name__}); nothing was sent"
+            ) from None
     if not accepted:
-        raise ServerError("the SMTP server refused every recipient; nothing was sent",
-                          refused=[{"address": r.address, "code": r.code, "reply": r.reply} for r in refused])
+        raise ServerError(
+            "the SMTP server refused every recipient; nothing was sent",
+            refused=[{"address": r.address, "code": r.code, "reply": r.reply} for r in refused],
+        )
     try:
         response = await client.data(data)
     except aiosmtplib.SMTPDataError as exc:
-        raise ServerError(f"the SMTP server rejected the message ({exc.code} {exc.message[:200]}); nothing was sent",
-                          code=exc.code) from None
+        raise ServerError(
+            f"the SMTP server rejected the message ({exc.code} {exc.message[:200]}); nothing was sent",
+            code=exc.code,
+        ) from None
     except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError, TimeoutError) as exc:
-        log.warning("SMTP %s: connection lost during DATA (%s); outcome unknown", _where(cfg), type(exc).__name__)
+        log.warning(
+            "SMTP %s: connection lost during DATA (%s); outcome unknown", _where(cfg), type(exc).__name__
+        )
         return Submission("unknown", accepted, refused, f"connection lost during DATA ({type(exc).__name__})")
     return Submission("sent", accepted, refused, f"{response.code} {response.message[:200]}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -20,33 +20,33 @@ BOB = Mailbox("bob@example.test", "Bob Bäcker")
 
 
 def original(**fields: object) -> Original:
-    base: dict[str, object] = dict(
-        header_message_id="<m2@example.test>",
-        references=("<m1@example.test>",),
-        subject="Plans",
-        from_=(Mailbox("carol@example.test", "Carol"),),
-        reply_to=(),
-        to=(BOB,),
-        cc=(Mailbox("dan@example.test"),),
-        date=datetime(2026, 5, 4, 10, 30, tzinfo=timezone.utc),
-        text="Original text",
-    )
+    base: dict[str, object] = {
+        "header_message_id": "<m2@example.test>",
+        "references": ("<m1@example.test>",),
+        "subject": "Plans",
+        "from_": (Mailbox("carol@example.test", "Carol"),),
+        "reply_to": (),
+        "to": (BOB,),
+        "cc": (Mailbox("dan@example.test"),),
+        "date": datetime(2026, 5, 4, 10, 30, tzinfo=UTC),
+        "text": "Original text",
+    }
     base.update(fields)
     return Original(**base)  # type: ignore[arg-type]
 
 
 def build(**fields: object) -> compose.Draft:
-    base: dict[str, object] = dict(
-        sender=BOB,
-        to=[Mailbox("carol@example.test")],
-        cc=[],
-        bcc=[],
-        subject="Hi",
-        text="hello",
-        html=None,
-        attachments=[],
-        header_message_id="<x@example.test>",
-    )
+    base: dict[str, object] = {
+        "sender": BOB,
+        "to": [Mailbox("carol@example.test")],
+        "cc": [],
+        "bcc": [],
+        "subject": "Hi",
+        "text": "hello",
+        "html": None,
+        "attachments": [],
+        "header_message_id": "<x@example.test>",
+    }
     base.update(fields)
     return compose.build(**base)  # type: ignore[arg-type]
 

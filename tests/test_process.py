@@ -211,7 +211,7 @@ def assert_logged_out(sandbox: Sandbox, offset: int) -> None:
     deadline = time.monotonic() + 2
     while True:
         logins, logouts = dovecot_sessions(sandbox.log_path, offset)
-        if logins and logins <= logouts or time.monotonic() > deadline:
+        if (logins and logins <= logouts) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     assert logins, "the server never logged in"

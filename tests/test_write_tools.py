@@ -146,7 +146,7 @@ async def test_gate_off_tools_absent_and_calls_refused(client: Client, sandbox: 
 
 async def test_gate_on_tools_listed_with_honest_annotations(wc: Client) -> None:
     tools = {t.name: t for t in (await wc.list_tools()).tools}
-    assert WRITE_TOOLS <= set(tools)
+    assert set(tools) >= WRITE_TOOLS
     expected = {
         "modify_flags": (False, True),
         "move_message": (True, True),
@@ -363,7 +363,7 @@ async def test_every_write_is_audited_without_content(
 ) -> None:
     log = tmp_path / "audit.jsonl"
     monkeypatch.setenv("MAIL_MCP_AUDIT_LOG", str(log))
-    folder, ids = fresh_folder(sandbox, 2, "Audited")
+    _folder, ids = fresh_folder(sandbox, 2, "Audited")
     await call(wc, "modify_flags", message_ids=ids, add_flags=["read"])
     moved = (await call(wc, "move_message", message_ids=ids[:1], destination="archive"))["data"]
     await call(wc, "delete_message", message_ids=ids[1:])
@@ -407,7 +407,7 @@ async def test_move_by_role_same_folder_and_missing_destination(
     writer: tuple[Client, MailService], sandbox: Sandbox
 ) -> None:
     wc, svc = writer
-    source, ids = fresh_folder(sandbox, 2, "Role")
+    _source, ids = fresh_folder(sandbox, 2, "Role")
     data = (await call(wc, "move_message", message_ids=ids[:1], destination="archive"))["data"]
     assert data["folder"] == "Archive" and data["folder_role"] == "archive"
     archived = data["messages"][0]["new_message_id"]
@@ -534,7 +534,7 @@ async def test_move_fallback_broken_after_copy_is_unknown_with_the_new_id(
         calls.append(messages)
         raise ConnectionResetError("connection lost before the expunge")
 
-    async with write_client(write_settings(no_move)) as (client, svc):
+    async with write_client(write_settings(no_move)) as (client, _svc):
         monkeypatch.setattr(IMAPClient, "uid_expunge", drop)
         data = (await call(client, "move_message", message_ids=ids, destination=dest))["data"]
         monkeypatch.undo()

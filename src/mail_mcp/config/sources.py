@@ -218,12 +218,12 @@ def load_smtp_settings(
     raw: dict[str, dict[str, Any]] = {}
     origins: dict[str, dict[str, str]] = {}
     for account_id, table in (file_settings.get("accounts") or {}).items():
-        smtp = table.get("smtp") if isinstance(table, dict) else None
-        if smtp is None:
+        table_smtp = table.get("smtp") if isinstance(table, dict) else None
+        if table_smtp is None:
             continue
-        if not isinstance(smtp, dict):
+        if not isinstance(table_smtp, dict):
             raise ConfigError(f"{path}: accounts.{account_id}.smtp", "must be a table")
-        renamed = {("from_address" if k == "from" else k): v for k, v in smtp.items()}
+        renamed = {("from_address" if k == "from" else k): v for k, v in table_smtp.items()}
         raw[account_id] = renamed
         origins[account_id] = {k: f"{path}: accounts.{account_id}.smtp.{k}" for k in renamed}
     ids = [

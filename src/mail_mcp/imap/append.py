@@ -23,7 +23,7 @@ def missing(mid: MessageId) -> NotFound:
 
 def fetch_one(conn: Connection, mid: MessageId, items: list[bytes]) -> dict[bytes, Any]:
     conn.select(mid.mailbox, readonly=True, expect_uidvalidity=mid.uidvalidity)
-    data = conn.client.fetch([mid.uid], items).get(mid.uid)
+    data: dict[bytes, Any] | None = conn.client.fetch([mid.uid], items).get(mid.uid)
     if data is None:
         raise missing(mid)
     return data

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import imaplib
 import logging
-import socket
 import ssl
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from imapclient import exceptions as imap_exc
 from mail_mcp import __version__
 from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import AuthFailed, ConnectionFailed, MailError, NotFound, ServerError, StaleId, Timeout
+from mail_mcp.imap import _compat
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def mapped_errors(account: AccountConfig, action: str) -> Iterator[None]:
         yield
     except MailError:
         raise
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise Timeout(
             f"the IMAP server {where} did not answer within {account.timeout:g} s while {action}; "
             "try again, or narrow the request",
@@ -125,10 +125,9 @@ class Connection:
 
     def _count_commands(self) -> None:
         """Count the commands sent (e.g. "UID STORE": 1) so tests can assert on IMAP traffic, not timing."""
-        imap = self.client._imap
-        send, tag_prefix = imap.send, imap.tagpre
+        tag_prefix = b""
 
-        def counting_send(data: bytes) -> None:
+        def counting_send(send: Callable[[bytes], None], data: bytes) -> None:
             if data.startswith(tag_prefix):
                 words = data.split(b" ", 3)
                 if len(words) > 1:
@@ -138,7 +137,7 @@ class Connection:
                     self.commands[name.decode("ascii", "replace")] += 1
             send(data)
 
-        imap.send = counting_send
+        tag_prefix = _compat.wrap_send(self.client, counting_send)
 
     def has(self, capability: str) -> bool:
         return capability.upper() in self.capabilities

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from imapclient.imapclient import _normalise_search_criteria as normalise_search_criteria
-
 from mail_mcp.errors import InvalidInput, NotFound
 from mail_mcp.ids import MessageId
+from mail_mcp.imap import _compat
 from mail_mcp.imap.connection import Connection, Selected
 from mail_mcp.imap.search import Cursor, Filters, page_start
 from mail_mcp.imap.uidset import parse_uid_set
@@ -47,8 +46,8 @@ def _ordered_uids(conn: Connection, filters: Filters) -> list[int]:
     if not conn.has("ESEARCH"):
         return sorted((int(u) for u in conn.client.search(criteria, charset)), reverse=True)
     args = [b"RETURN", b"(ALL)"] + ([b"CHARSET", charset.encode()] if charset else [])
-    args += normalise_search_criteria(criteria, charset)
-    data = conn.client._raw_command_untagged(b"SEARCH", args, response_name="ESEARCH")
+    args += _compat.normalise_search_criteria(criteria, charset)
+    data = _compat.raw_untagged(conn.client, b"SEARCH", args, response_name="ESEARCH")
     text = b" ".join(d for d in data if isinstance(d, bytes)).decode("ascii", "replace")
     words = text.split()
     found = words[words.index("ALL") + 1] if "ALL" in words else ""
@@ -67,7 +66,7 @@ def _with_structure(uid: int, data: dict[bytes, Any]) -> RawMessage:
 
 def _summary_items(conn: Connection) -> list[bytes]:
     """With RFC 8970 PREVIEW the server computes (and caches) the preview in the same FETCH."""
-    return SUMMARY_ITEMS + [b"PREVIEW"] if conn.has("PREVIEW") else SUMMARY_ITEMS
+    return [*SUMMARY_ITEMS, b"PREVIEW"] if conn.has("PREVIEW") else SUMMARY_ITEMS
 
 
 def _fetch_previews(conn: Connection, messages: list[RawMessage]) -> None:
@@ -133,7 +132,7 @@ def list_page(
 
 def read_message(conn: Connection, mid: MessageId, max_text_bytes: int, want_html: bool) -> RawMessage:
     conn.select(mid.mailbox, readonly=True, expect_uidvalidity=mid.uidvalidity)
-    items = SUMMARY_ITEMS + [b"BODY.PEEK[HEADER.FIELDS (REFERENCES)]"]
+    items = [*SUMMARY_ITEMS, b"BODY.PEEK[HEADER.FIELDS (REFERENCES)]"]
     fetched = _fetch(conn, [mid.uid], items)
     if mid.uid not in fetched:
         raise NotFound(

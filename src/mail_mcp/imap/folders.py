@@ -8,6 +8,7 @@ from typing import Literal
 from imapclient.imap_utf7 import decode as decode_utf7
 from imapclient.response_parser import parse_response
 
+from mail_mcp.imap import _compat
 from mail_mcp.imap.connection import Connection
 
 Role = Literal["inbox", "sent", "drafts", "trash", "junk", "archive", "all", "flagged"]
@@ -90,16 +91,11 @@ def list_folders(conn: Connection, *, counts: bool = True) -> list[Folder]:
 
 
 def _list_status(conn: Connection) -> list[Folder]:
-    imap = conn.client._imap
     returns = (
         "(SPECIAL-USE STATUS (MESSAGES UNSEEN))" if conn.has("SPECIAL-USE") else "(STATUS (MESSAGES UNSEEN))"
     )
-    typ, data = imap._simple_command("LIST", '""', '"*"', "RETURN", returns)
-    if typ != "OK":
-        raise conn.client.Error(f"LIST failed: {data!r}")
-    _, listed = imap._untagged_response(typ, data, "LIST")
-    _, statuses = imap._untagged_response("OK", [None], "STATUS")
-    folders = [_folder(flags, delim, name) for flags, delim, name in conn.client._proc_folder_list(listed)]
+    listed, statuses = _compat.list_with_returns(conn.client, returns)
+    folders = [_folder(flags, delim, name) for flags, delim, name in listed]
     by_name = {folder.name: folder for folder in folders}
     for item in statuses:
         if item is None:

@@ -13,6 +13,7 @@ from imapclient import exceptions as imap_exc
 from imapclient.response_parser import parse_fetch_response
 
 from mail_mcp.errors import NotFound, ServerError, Unsupported
+from mail_mcp.imap import _compat
 from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.flags import check_wire_flags
 from mail_mcp.imap.uidset import parse_uid_set, uid_set
@@ -47,10 +48,7 @@ def _text(value: bytes | str) -> str:
 def fetch_flags(conn: Connection, uids: list[int]) -> dict[int, list[str]]:
     """Current flags of those UIDs that exist (one UID FETCH); unsolicited responses for others are dropped."""
     wanted = set(uids)
-    imap = conn.client._imap
-    typ, data = imap._command_complete("FETCH", imap._command("UID", "FETCH", uid_set(uids), "(FLAGS)"))
-    conn.client._checkok("fetch", typ, data)
-    _, data = imap._untagged_response(typ, data, "FETCH")
+    data = _compat.uid_fetch_raw(conn.client, uid_set(uids).decode("ascii"), "(FLAGS)")
     fetched = parse_fetch_response(data, conn.client.normalise_times, True)
     return {
         int(uid): [_text(f) for f in item.get(b"FLAGS", ())] for uid, item in fetched.items() if uid in wanted
@@ -69,7 +67,7 @@ def _missing(uids: list[int], present: list[int]) -> list[int]:
 
 
 def _pop_untagged(conn: Connection, *names: str) -> list[bytes]:
-    responses = conn.client._imap.untagged_responses
+    responses = _compat.untagged_responses(conn.client)
     popped: list[bytes] = []
     for name in names:
         popped += [item for item in responses.pop(name, []) if isinstance(item, bytes)]

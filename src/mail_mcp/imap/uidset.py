@@ -8,7 +8,7 @@ def uid_set(uids: list[int]) -> bytes:
     ordered = sorted(set(uids))
     runs: list[str] = []
     start = prev = ordered[0]
-    for uid in ordered[1:] + [0]:
+    for uid in [*ordered[1:], 0]:
         if uid != prev + 1:
             runs.append(str(start) if start == prev else f"{start}:{prev}")
             start = uid

@@ -78,4 +78,5 @@ def _match(folders: list[Folder], destination: str) -> Folder | None:
         return None
     with_role = [f for f in folders if f.role == role and f.selectable]
     special = [f for f in with_role if f"\\{role}".upper() in {a.upper() for a in f.attributes}]
-    return (special or with_role or [None])[0]
+    best = special or with_role
+    return best[0] if best else None

@@ -1,4 +1,5 @@
-"""Organizing: flags, move, copy, delete and create_folder over MailService: the gate, id grouping, destination resolution and honest outcomes.
+"""Organizing: flags, move, copy, delete and create_folder. The gate, id grouping, destination resolution and
+honest outcomes.
 
 Ids are grouped by (mailbox, uidvalidity); each group is one pool job (never retried) sending one command per
 step for the whole group. A group that fails before anything was sent is `failed`; after, `unknown`.

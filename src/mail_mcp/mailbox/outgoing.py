@@ -103,7 +103,7 @@ def question(
         lines.append("Attachments: " + ", ".join(attachments))
     if context:
         lines.append(context)
-    body = [line for line in text.splitlines()]
+    body = list(text.splitlines())
     shown = "\n".join(body[:PREVIEW_LINES])[:600]
     return (
         "\n".join(lines) + "\n\n" + shown + ("\n…" if len(body) > PREVIEW_LINES or len(shown) == 600 else "")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mail_mcp.ids import MessageId
 from mail_mcp.imap.fetch import RawMessage, decoded_size_estimate
-from mail_mcp.mailbox.models import Address, AttachmentInfo, Body, MessageDetail, MessageSummary, Role
+from mail_mcp.imap.folders import Role
+from mail_mcp.mailbox.models import Address, AttachmentInfo, Body, MessageDetail, MessageSummary
 from mail_mcp.mime import (
     Part,
     attachments,
@@ -40,7 +41,7 @@ def _message_id_header(value: Any) -> str | None:
 def _date(envelope: Any, data: dict[bytes, Any]) -> datetime | None:
     value = getattr(envelope, "date", None) or data.get(b"INTERNALDATE")
     if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value if isinstance(value, datetime) else None
 
 

@@ -159,10 +159,10 @@ class SendingService:
         if sending:
             if not plan.to + plan.cc + plan.bcc:
                 raise InvalidInput("no recipients: give to (or reply_to_id, whose sender is the default)")
-            self._check_allowed(account, plan.to + plan.cc + plan.bcc)
+            self.check_allowed(account, plan.to + plan.cc + plan.bcc)
         return plan
 
-    def _check_allowed(self, account: AccountConfig, recipients: list[Mailbox]) -> None:
+    def check_allowed(self, account: AccountConfig, recipients: list[Mailbox]) -> None:
         cfg = self.settings.smtp[account.id]
         blocked = compose.not_allowed(recipients, cfg.allowed_recipients)
         if blocked:
@@ -302,19 +302,19 @@ class SendingService:
         check_sent: bool,
         reply_to: MessageId | None,
     ) -> SendResult:
-        self._check_allowed(account, draft.recipients)
+        self.check_allowed(account, draft.recipients)
         self._check_rate(account.id, cfg)
-        base: dict[str, Any] = dict(
-            account=account.id,
-            header_message_id=draft.header_message_id,
-            subject=decode_header(draft.message["Subject"] or ""),
-            to=[str(b) for b in draft.to],
-            cc=[str(b) for b in draft.cc],
-            bcc=[str(b) for b in draft.bcc],
-            in_reply_to=draft.in_reply_to,
-            references=draft.references,
-            confirmed_by=confirmed_by,
-        )
+        base: dict[str, Any] = {
+            "account": account.id,
+            "header_message_id": draft.header_message_id,
+            "subject": decode_header(draft.message["Subject"] or ""),
+            "to": [str(b) for b in draft.to],
+            "cc": [str(b) for b in draft.cc],
+            "bcc": [str(b) for b in draft.bcc],
+            "in_reply_to": draft.in_reply_to,
+            "references": draft.references,
+            "confirmed_by": confirmed_by,
+        }
         if check_sent and (copy := await self._find_sent(account, draft.header_message_id)) is not None:
             return SendResult(
                 status="already_sent",

@@ -13,7 +13,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -523,7 +523,7 @@ def build_sample(
 
     Messages "from alice" (Sent, Drafts, Notes:2026) come from ``address`` instead.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     by_key = {s.key: s for s in SAMPLE}
     me = (address.split("@")[0].capitalize() + " Example", address)
     for spec in SAMPLE:
@@ -541,7 +541,7 @@ def build_sample(
         msg["Date"] = format_datetime(when)
         msg["Message-ID"] = _message_id(spec.key)
         if spec.reply_to:
-            chain = []
+            chain: list[str] = []
             parent: SampleSpec | None = by_key[spec.reply_to]
             while parent is not None:
                 chain.insert(0, _message_id(parent.key))
@@ -566,8 +566,8 @@ def build_sample(
                 f'<html><body><p>{body}</p><img src="cid:photo1@{DOMAIN}" alt="team photo"></body></html>',
                 subtype="html",
             )
-            html_part = msg.get_payload()[1]
-            html_part.add_related(
+            html_part = msg.get_payload()[1]  # type: ignore[index]
+            html_part.add_related(  # type: ignore[union-attr]
                 _tiny_png(),
                 "image",
                 "png",
@@ -591,10 +591,10 @@ def build_sample(
 # ---------------------------------------------------------------------- bulk
 
 _WORDS = (
-    "the project status update meeting budget review release deadline customer feedback "
-    "design proposal server migration invoice schedule quarterly report draft team offsite "
-    "travel agenda contract support ticket roadmap hiring security backup database search "
-    "index performance latency cache deploy rollout metrics dashboard alert incident"
+    "the project status update meeting budget review release deadline customer feedback design proposal "
+    "server migration invoice schedule quarterly report draft team offsite travel agenda contract support "
+    "ticket roadmap hiring security backup database search index performance latency cache deploy rollout "
+    "metrics dashboard alert incident"
 ).split()
 _SUBJECT_FORMS = (
     "{a} {b}",
@@ -636,7 +636,7 @@ def generate_bulk(
 ) -> Iterator[tuple[bytes, datetime, tuple[str, ...]]]:
     """Yield ``count`` varied raw messages ``(raw, internal_date, flags)``, quickly and deterministically."""
     rng = random.Random(seed)
-    now = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     for i in range(count):
         # Oldest first with jitter, so UID order roughly follows date order as in a real mailbox.
         age = (count - i) / count * days * 86400 + rng.uniform(0, 3600)
@@ -681,7 +681,7 @@ def generate_bulk(
         else:
             raw = headers + f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
         roll = rng.random()
-        flags = ("\\Seen",) if roll < 0.7 else ()
+        flags: tuple[str, ...] = ("\\Seen",) if roll < 0.7 else ()
         if roll > 0.95:
             flags += ("\\Flagged",)
         yield raw.encode("utf-8"), when, flags

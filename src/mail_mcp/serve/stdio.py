@@ -35,7 +35,8 @@ class _Lines:
 
     async def __anext__(self) -> str:
         try:
-            return await self._receive.receive()
+            line: str = await self._receive.receive()
+            return line
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from mail_mcp import __version__
 from mail_mcp.errors import MailError
 from mail_mcp.mailbox.service import MailService
-from mail_mcp.server import prompts, tools_read, tools_send, tools_write
+from mail_mcp.server import _compat, prompts, tools_read, tools_send, tools_write
 from mail_mcp.server.schemas import compact_schema, meta, started
 
 log = logging.getLogger("mail_mcp.calls")
@@ -70,7 +70,7 @@ class MailMCPServer(MCPServer[Any]):
         if description is None and fn.__doc__:
             description = inspect.cleandoc(fn.__doc__)
         super().add_tool(fn, name, title, description, *args, **kwargs)
-        tool = self._tool_manager.get_tool(name or fn.__name__)
+        tool = _compat.registered_tool(self, name or fn.__name__)
         if tool is not None:
             tool.parameters = compact_schema(tool.parameters)
             if tool.fn_metadata.output_schema is not None:
@@ -85,7 +85,7 @@ class MailMCPServer(MCPServer[Any]):
         token = started.set(time.perf_counter())
         outcome, counts = "ok", ""
         try:
-            if self._tool_manager.get_tool(name) is None and name in tools_write.WRITE_TOOLS:
+            if _compat.registered_tool(self, name) is None and name in tools_write.WRITE_TOOLS:
                 outcome = "write_disabled"
                 return error_result(
                     {
@@ -96,7 +96,7 @@ class MailMCPServer(MCPServer[Any]):
                     }
                 )
             if (
-                self._tool_manager.get_tool(name) is None
+                _compat.registered_tool(self, name) is None
                 and (gated := tools_send.gated_tool_error(name)) is not None
             ):
                 outcome = "write_disabled"

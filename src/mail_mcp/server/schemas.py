@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field
@@ -30,7 +30,7 @@ def meta(**paging: Any) -> Meta:
     """The `meta` of a result: the server time, and how long the call has taken so far."""
     begun = started.get() or time.perf_counter()
     return Meta(
-        now_utc=datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        now_utc=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         duration_ms=round((time.perf_counter() - begun) * 1000),
         **paging,
     )

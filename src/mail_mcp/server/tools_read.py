@@ -162,7 +162,7 @@ def register(server: MCPServer, service: MailService) -> None:
         """Fetch one attachment of a message. Text types come back as text; other types as an embedded
         resource (base64). Refused above the size cap (default 10 MB)."""
         content, blob = await reader.get_attachment(message_id, attachment)
-        envelope = ToolResult(
+        envelope: ToolResult[AttachmentContent] = ToolResult(
             summary=f"attachment {content.filename or content.part_id} "
             f"({content.content_type}, {content.size:,} bytes)",
             data=content,

@@ -222,7 +222,7 @@ def register(server: MCPServer, service: MailService) -> None:
         try:
             account, _, draft = await drafts.load_draft(draft_id)
             sending.smtp_for(account)
-            sending._check_allowed(account, draft.recipients)
+            sending.check_allowed(account, draft.recipients)
             who = confirmation(ctx)
         except MailError as exc:
             audit("send_draft", _owner(draft_id) or "-", status="refused", code=exc.code, draft_id=draft_id)

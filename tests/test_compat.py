@@ -1,0 +1,54 @@
+"""Canaries for the private names of imapclient, imaplib and the MCP SDK we rely on (imap/_compat.py and
+server/_compat.py). When an upgrade moves one of them, this fails first, naming it."""
+
+from __future__ import annotations
+
+import imaplib
+import inspect
+
+import pytest
+from imapclient import IMAPClient
+from imapclient import imapclient as imapclient_module
+from mcp.server import MCPServer
+
+IMAPCLIENT_PRIVATE = ["_raw_command_untagged", "_proc_folder_list", "_checkok"]
+IMAPLIB_PRIVATE = ["_simple_command", "_untagged_response", "_command", "_command_complete", "send"]
+
+
+@pytest.mark.parametrize("name", IMAPCLIENT_PRIVATE)
+def test_imapclient_private_methods_exist(name: str) -> None:
+    assert callable(getattr(IMAPClient, name, None)), f"imapclient.IMAPClient.{name} is gone"
+
+
+def test_imapclient_raw_command_takes_response_name() -> None:
+    assert "response_name" in inspect.signature(IMAPClient._raw_command_untagged).parameters
+
+
+def test_imapclient_search_criteria_normaliser_exists() -> None:
+    normalise = imapclient_module._normalise_search_criteria
+    assert normalise([b"UNSEEN"], None) == [b"UNSEEN"]
+
+
+@pytest.mark.parametrize("name", IMAPLIB_PRIVATE)
+def test_imaplib_private_methods_exist(name: str) -> None:
+    assert callable(getattr(imaplib.IMAP4, name, None)), f"imaplib.IMAP4.{name} is gone"
+
+
+def test_imaplib_keeps_untagged_responses_and_tag_prefix() -> None:
+    source = inspect.getsource(imaplib.IMAP4)
+    assert "self.untagged_responses" in source and "self.tagpre" in source
+
+
+def test_sdk_tool_manager_lookup() -> None:
+    server: MCPServer = MCPServer("canary")
+
+    @server.tool()
+    def ping() -> str:
+        """Answer pong."""
+        return "pong"
+
+    from mail_mcp.server._compat import registered_tool
+
+    tool = registered_tool(server, "ping")
+    assert tool is not None and isinstance(tool.parameters, dict)
+    assert registered_tool(server, "missing") is None

@@ -50,6 +50,8 @@ FORBIDDEN: dict[str, set[str]] = {
     "serve": {"sandbox", "cli"},
     "sandbox": {"config", "imap", "smtp", "mailbox", "server", "serve", "cli"},
 }
+for _banned in FORBIDDEN.values():  # the command line sits on top: nothing below may reach up to it
+    _banned.add("account")
 SDK_ALLOWED = {"server", "serve"}
 SDK_MODULES = ("mcp", "starlette", "uvicorn")
 

@@ -287,14 +287,12 @@ class _Conn:
             rule.replied.set()
         if rule.action == "cut_after_send":
             self.event(f"cut after send: {rule.command!r} (upstream replied: {reply is not None})")
-            self.close()
             rule._fire()
+            self.close()
         elif reply is not None:
             self.event(f"replace reply to {rule.command!r}")
-            try:
-                self.to_client(rule.reply, "line")
-            finally:
-                rule._fire()
+            rule._fire()
+            self.to_client(rule.reply, "line")
             if rule.close:
                 self.close()
         else:
@@ -556,8 +554,8 @@ class FaultProxy:
             conn.record(">", "line", line, delivered=False)
             conn.event(f"cut before {rule.command!r}")
             rule.reached_upstream = False
+            rule._fire()  # before the cut, so a client that sees the cut also sees the rule fired
             conn.close()
-            rule._fire()
             raise _Gone
         if rule.action == "stall":
             conn.relay_open.clear()

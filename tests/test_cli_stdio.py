@@ -41,7 +41,9 @@ async def test_sandbox_command_serves_sample_mail() -> None:
     async with Client(server_params({}, "sandbox")) as client:
         accounts = await client.call_tool("list_accounts", {})
         (account,) = accounts.structured_content["data"]["accounts"]  # type: ignore[index]
-        assert account["status"] == "ok" and account["write_enabled"] is False
+        assert (
+            account["status"] == "ok" and account["write_enabled"] is True and account["send_enabled"] is True
+        )
         inbox = await client.call_tool("list_messages", {"limit": 50})
         assert len(inbox.structured_content["data"]["messages"]) >= 20  # type: ignore[index]
 

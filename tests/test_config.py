@@ -21,7 +21,7 @@ def test_env_account_defaults() -> None:
     account = settings.accounts["default"]
     assert settings.default_account == "default"
     assert (account.security, account.effective_port, account.write_enabled) == ("tls", 993, False)
-    assert account.email == "me@example.org"
+    assert account.login_address == "me@example.org"
     assert "s3cret-pass" not in repr(account) and "s3cret-pass" not in str(settings)
 
 

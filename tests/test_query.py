@@ -15,7 +15,7 @@ from mail_mcp.imap.uidset import parse_uid_set
 
 def test_criteria_and_charset() -> None:
     criteria, charset = Filters(
-        unread=True, flagged=False, subject="report", since=date(2026, 1, 2)
+        unread=True, flagged=False, subject="report", arrived_since=date(2026, 1, 2)
     ).criteria()
     assert criteria == ["UNSEEN", "UNFLAGGED", "SUBJECT", "report", "SINCE", date(2026, 1, 2)]
     assert charset is None
@@ -31,14 +31,23 @@ def test_search_strings_refuse_controls(bad: str) -> None:
 
 def test_dates_must_be_ordered() -> None:
     with pytest.raises(InvalidInput):
-        Filters(since=date(2026, 2, 1), before=date(2026, 1, 1))
+        Filters(arrived_since=date(2026, 2, 1), arrived_before=date(2026, 1, 1))
+    with pytest.raises(InvalidInput):
+        Filters(sent_since=date(2026, 2, 1), sent_before=date(2026, 1, 1))
+    assert Filters(sent_since=date(2026, 1, 1), sent_before=date(2026, 2, 1)).criteria()[0] == [
+        "SENTSINCE",
+        date(2026, 1, 1),
+        "SENTBEFORE",
+        date(2026, 2, 1),
+    ]
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    cursor = Cursor("work", "Lists:python", 7, Filters(subject="Grüße", since=date(2026, 1, 1)).as_json(), 42)
+    filters = Filters(subject="Grüße", arrived_since=date(2026, 1, 1)).as_json()
+    cursor = Cursor("work", "Lists:python", 7, filters, 1_790_000_000, 42)
     again = Cursor.decode(cursor.encode())
     assert again == cursor and Filters.from_json(again.filters) == Filters(
-        subject="Grüße", since=date(2026, 1, 1)
+        subject="Grüße", arrived_since=date(2026, 1, 1)
     )
     for garbage in ["", "!!!", "eyJ2IjoyfQ", cursor.encode()[:-3]]:
         with pytest.raises(InvalidInput):
@@ -53,8 +62,11 @@ def test_uid_set_round_trip(uids: list[int]) -> None:
     assert sorted(parse_uid_set("9:7,1")) == [1, 7, 8, 9]
 
 
-@given(st.lists(st.integers(1, 10_000), unique=True, min_size=1), st.integers(1, 10_001))
-def test_page_start_is_first_older_uid(uids: list[int], last: int) -> None:
-    newest_first = sorted(uids, reverse=True)
-    start = page_start(newest_first, Cursor("a", "m", 1, {}, last))
-    assert all(u >= last for u in newest_first[:start]) and all(u < last for u in newest_first[start:])
+@given(
+    st.lists(st.tuples(st.integers(0, 5), st.integers(1, 10_000)), unique_by=lambda k: k[1], min_size=1),
+    st.tuples(st.integers(0, 5), st.integers(1, 10_001)),
+)
+def test_page_start_is_first_older_key(keys: list[tuple[int, int]], after: tuple[int, int]) -> None:
+    newest_first = sorted(keys, reverse=True)
+    start = page_start(newest_first, after)
+    assert all(k >= after for k in newest_first[:start]) and all(k < after for k in newest_first[start:])

@@ -278,11 +278,12 @@ async def test_get_attachment_text_and_binary(client: Client, sandbox: Sandbox) 
         "get_attachment", {"message_id": summary["message_id"], "attachment": names["report.pdf"]["index"]}
     )
     assert not result.is_error
-    resource = result.content[1].resource  # type: ignore[union-attr]
+    link = result.content[1]
+    assert link.type == "resource_link" and link.mime_type == "application/pdf"  # type: ignore[union-attr]
     import base64
 
-    assert hashlib.sha256(base64.b64decode(resource.blob)).digest() == hashlib.sha256(blob).digest()
-    assert resource.mime_type == "application/pdf"
+    (resource,) = (await client.read_resource(link.uri)).contents  # type: ignore[union-attr]
+    assert hashlib.sha256(base64.b64decode(resource.blob)).digest() == hashlib.sha256(blob).digest()  # type: ignore[union-attr]
     missing = await call_error(client, "get_attachment", message_id=summary["message_id"], attachment=9)
     assert missing["error"]["code"] == "not_found"
 
@@ -361,7 +362,7 @@ async def test_stale_uidvalidity_while_the_folder_is_selected(client: Client, sa
 
 
 def test_compact_schema_keeps_meaning() -> None:
-    from mail_mcp.server.app import compact_schema
+    from mail_mcp.server.schemas import compact_schema
 
     schema = {
         "title": "X",

@@ -205,6 +205,7 @@ def test_env(sb: Sandbox) -> None:
         "MAIL_IMAP_WORK_PASS": sb.users["bob"].password,
         "MAIL_IMAP_WORK_SECURITY": "tls",
         "MAIL_IMAP_WORK_CA_FILE": str(sb.ca_cert_path),
+        "MAIL_IMAP_WORK_ADDRESS": "bob@example.test",
     }
     assert sb.env()["MAIL_IMAP_DEFAULT_PORT"] == str(sb.imap_port)
 

@@ -114,9 +114,8 @@ async def find(client: Client, text: str, mailbox: str = "INBOX") -> list[dict[s
 async def attachment_bytes(client: Client, message_id: str, part_id: str) -> bytes:
     result = await client.call_tool("get_attachment", {"message_id": message_id, "attachment": part_id})
     assert not result.is_error, result.content[0].text  # type: ignore[union-attr]
-    if len(result.content) > 1:
-        return base64.b64decode(result.content[1].resource.blob)  # type: ignore[union-attr]
-    return result.structured_content["data"]["text"].encode()  # type: ignore[index]
+    (content,) = (await client.read_resource(result.content[1].uri)).contents  # type: ignore[union-attr]
+    return base64.b64decode(content.blob)  # type: ignore[union-attr]
 
 
 def original(

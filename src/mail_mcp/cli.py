@@ -1,4 +1,5 @@
-"""Command line: `mail-mcp [serve]`, `mail-mcp sandbox`, `mail-mcp check`. Logs go to stderr only.
+"""Command line: `mail-mcp [serve]`, `mail-mcp sandbox`, `mail-mcp check`, `mail-mcp account ...`
+(account/commands.py). Logs go to stderr only.
 
 `serve` and `sandbox` take the transport options (`--transport stdio|sse|http`, `--host`, `--port`,
 `--token-file`, `--allowed-host`, `--allowed-origin`); `transports.py` does the serving and the clean exit.
@@ -12,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from mail_mcp.config.models import Settings
 from mail_mcp.errors import ConfigError, MailError
@@ -34,14 +36,16 @@ log = logging.getLogger("mail_mcp")
 LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, trace: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.captureWarnings(True)
-    if os.environ.get("MAIL_MCP_IMAP_TRACE", "").lower() not in ("1", "true", "yes", "on"):
+    if logging.getLevelName(level) > logging.DEBUG:
+        logging.getLogger("httpx2").setLevel(logging.WARNING)  # one INFO line per OAuth token refresh
+    if not trace:
         # imapclient's DEBUG output is the IMAP wire trace: subjects, addresses, bodies. Opt in explicitly.
         logging.getLogger("imapclient").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
@@ -118,10 +122,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "serve", parents=[common, transport], help="serve MCP (the default command; stdio unless --transport)"
     )
-    sub.add_parser(
+    sandbox = sub.add_parser(
         "sandbox",
         parents=[common, transport],
-        help="start a private Dovecot with sample mail and serve MCP against it (stopped on exit)",
+        help="serve a private playground mailbox (alice@example.test, sample mail; writes and sending on, "
+        "and nothing leaves this machine); stopped on exit",
+    )
+    sandbox.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="keep the playground mailbox in DIR between runs, so message ids stay valid "
+        "(the sample mail is added when DIR is new; default: a temporary directory removed on exit)",
     )
     check = sub.add_parser(
         "check",
@@ -129,6 +141,9 @@ def _parser() -> argparse.ArgumentParser:
         help="log in, print capabilities and folders by role, exit non-zero on failure",
     )
     check.add_argument("--account", help="account id (default: all)")
+    from mail_mcp.account.commands import add_parser as add_account_parser
+
+    add_account_parser(sub, [common])
     return parser
 
 
@@ -171,11 +186,28 @@ def _main(args: argparse.Namespace, command: str) -> int:
             file=sys.stderr,
         )
         return 2
-    _setup_logging(level)
-    from mail_mcp.config.sources import load_settings
+    from mail_mcp.config.values import env_bool
 
     try:
-        settings = load_settings(config_path=args.config)
+        trace = env_bool(os.environ, "MAIL_MCP_IMAP_TRACE")
+    except ConfigError as exc:
+        print(f"mail-mcp: configuration error: {exc.setting}: {exc.problem}", file=sys.stderr)
+        return 2
+    _setup_logging(level, bool(trace))
+    if command == "account":
+        from mail_mcp.account.commands import run as run_account
+
+        return run_account(args, check=run_check)
+    from mail_mcp import audit
+    from mail_mcp.config.accounts_file import default_config_path
+    from mail_mcp.config.sources import load_settings
+
+    config = args.config
+    if config is None and not os.environ.get("MAIL_MCP_CONFIG") and default_config_path().is_file():
+        config = default_config_path()  # where `mail-mcp account add` writes accounts
+    try:
+        settings = load_settings(config_path=config)
+        audit.open_log()
     except ConfigError as exc:
         print(f"mail-mcp: configuration error: {exc.setting}: {exc.problem}", file=sys.stderr)
         return 2
@@ -188,37 +220,39 @@ def _main(args: argparse.Namespace, command: str) -> int:
                 log.warning(
                     "no account configured (MAIL_IMAP_<ACCOUNT>_HOST…): serving the local sandbox mailbox"
                 )
-            return _serve_sandbox(settings.max_attachment_bytes, http)
+            data_dir = getattr(args, "data_dir", None)
+            return _serve_sandbox(
+                settings.max_attachment_bytes, http, data_dir, fallback=command != "sandbox"
+            )
         return _serve(settings, http)
     except TransportError as exc:
         print(f"mail-mcp: {exc}", file=sys.stderr)
         return 2
 
 
-def _serve(settings: Settings, http: HttpOptions | None) -> int:
+def _serve(settings: Settings, http: HttpOptions | None, sandbox_marker: str = "") -> int:
     from mail_mcp.mailbox.service import MailService
     from mail_mcp.serve.lifecycle import run
     from mail_mcp.server.app import build_server
 
     service = MailService(settings)
-    return run(build_server(service), service, http)
+    server = build_server(service)
+    server.sandbox_marker = sandbox_marker
+    return run(server, service, http)
 
 
-def _serve_sandbox(max_attachment_bytes: int, http: HttpOptions | None) -> int:
+def _serve_sandbox(
+    max_attachment_bytes: int, http: HttpOptions | None, data_dir: Path | None, *, fallback: bool
+) -> int:
+    """Serve the sandbox playground; `fallback` (no account configured) marks every result as sample mail."""
     from mail_mcp.config.sources import load_settings
-    from mail_mcp.sandbox import Sandbox, SandboxError
+    from mail_mcp.sandbox import SandboxError
+    from mail_mcp.sandbox.playground import SANDBOX_MARKER, playground
 
     try:
-        with Sandbox() as sandbox:
-            sandbox.seed_sample()
-            env = sandbox.env()
-            log.info(
-                "sandbox Dovecot on 127.0.0.1:%s (user alice); stops when this server exits",
-                sandbox.imap_port,
-            )
+        with playground(data_dir) as env:
             env["MAIL_MCP_MAX_ATTACHMENT_BYTES"] = str(max_attachment_bytes)
-            env["MAIL_IMAP_WRITE_ENABLED"] = os.environ.get("MAIL_IMAP_WRITE_ENABLED", "false")
-            return _serve(load_settings(env=env), http)
+            return _serve(load_settings(env=env), http, SANDBOX_MARKER if fallback else "")
     except SandboxError as exc:
         print(f"mail-mcp: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,8 @@ ErrorCode = Literal[
     "timeout",
     "unsupported",
     "server_error",
+    "bad_response",
+    "outcome_unknown",
 ]
 
 
@@ -24,6 +26,8 @@ class MailError(Exception):
     """Base of every error this server reports to a caller."""
 
     code: ErrorCode = "server_error"
+    # Set by the IMAP pool on a failed job: whether a mailbox-changing command may have reached the server.
+    write_sent: bool = False
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -68,6 +72,19 @@ class Unsupported(MailError):
 
 class ServerError(MailError):
     code = "server_error"
+
+
+class BadResponse(MailError):
+    """The server answered, but its answer could not be parsed (not a refusal)."""
+
+    code = "bad_response"
+
+
+class OutcomeUnknown(MailError):
+    """A write may or may not have happened (its reply was lost and it could not be checked); the details
+    say what to look for."""
+
+    code = "outcome_unknown"
 
 
 class ConfigError(Exception):

@@ -7,12 +7,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SecretStr, field_validator
 
+from mail_mcp.auth.tokens import AccountTokens
 from mail_mcp.ids import ACCOUNT_ID_RE
-from mail_mcp.mime.addresses import ADDRESS_RE, HEADER_UNSAFE
+from mail_mcp.mime.addresses import ADDRESS_RE, HEADER_UNSAFE, ascii_domain
+from mail_mcp.net.proxy import ProxyConfig
 
 Security = Literal["tls", "starttls", "plain"]
+AuthMethod = Literal["password", "oauth2"]
 
 
 def is_loopback(host: str) -> bool:
@@ -43,6 +46,22 @@ class AccountConfig(BaseModel):
     timeout: float = Field(30.0, gt=0, le=600)
     write_enabled: bool = False
     allow_permanent_delete: bool = False
+    # Signing in (config/signin.py builds `oauth` and `proxy` from these; see there for the rules).
+    auth: AuthMethod = "password"
+    oauth_provider: str | None = None
+    oauth_tenant: str | None = None
+    oauth_client_id: str | None = None
+    oauth_client_secret: SecretStr | None = None
+    oauth_token_url: str | None = None
+    oauth_scope: str | None = None
+    oauth_authorization_url: str | None = None
+    oauth_device_authorization_url: str | None = None
+    oauth_refresh_token: SecretStr | None = None
+    oauth_refresh_token_command: str | None = Field(None, repr=False)
+    oauth_token_command: str | None = Field(None, repr=False)
+    secrets_file: Path | None = None
+    proxy: InstanceOf[ProxyConfig] | None = None
+    oauth: InstanceOf[AccountTokens] | None = Field(None, repr=False, exclude=True)
 
     @field_validator("id")
     @classmethod
@@ -55,14 +74,35 @@ class AccountConfig(BaseModel):
     def effective_port(self) -> int:
         return self.port or (993 if self.security == "tls" else 143)
 
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str | None) -> str | None:
+        if value is not None and (HEADER_UNSAFE.search(value) or not ADDRESS_RE.match(value.strip())):
+            raise ValueError(f"not a plain e-mail address: {value!r}")
+        return value.strip() if value else None
+
     @property
-    def email(self) -> str:
-        return self.address or (self.user if "@" in self.user else f"{self.user}@{self.host}")
+    def login_address(self) -> str | None:
+        """ADDRESS, else the login when it is an e-mail address; never one made up from the host."""
+        if self.address:
+            return self.address
+        return self.user if ADDRESS_RE.match(self.user) else None
 
 
 SaveSent = Literal["auto", "always", "never"]
 ConfirmPolicy = Literal["auto", "always", "never"]
 SMTP_PORTS = {"tls": 465, "starttls": 587, "plain": 25}
+
+
+def _ascii_pattern(item: str) -> str:
+    """An allow-list entry with its domain as recipients are compared: IDNA-encoded when the local part is ASCII."""
+    local, _, domain = item.rpartition("@")
+    if not local.isascii() and local:
+        return item
+    try:
+        return f"{local}@{ascii_domain(domain)}"
+    except ValueError as exc:
+        raise ValueError(f"{item!r}: the domain is not a valid host name ({exc})") from None
 
 
 class SmtpConfig(BaseModel):
@@ -73,7 +113,7 @@ class SmtpConfig(BaseModel):
     host: str = Field(min_length=1)
     port: int = Field(0, ge=0, le=65535)
     user: str = Field(min_length=1)
-    password: SecretStr
+    password: SecretStr | None = None
     security: Security = "tls"
     ca_file: Path | None = None
     from_address: str = Field(min_length=3, max_length=254)
@@ -82,6 +122,9 @@ class SmtpConfig(BaseModel):
     rate_limit: int | None = Field(None, ge=1, le=100_000, description="Messages per hour.")
     save_sent: SaveSent = "auto"
     timeout: float = Field(30.0, gt=0, le=600)
+    auth: AuthMethod = "password"
+    proxy: InstanceOf[ProxyConfig] | None = None
+    oauth: InstanceOf[AccountTokens] | None = Field(None, repr=False, exclude=True)
 
     @field_validator("from_address")
     @classmethod
@@ -107,7 +150,7 @@ class SmtpConfig(BaseModel):
         for item in cleaned:
             if not ADDRESS_RE.match(item if not item.startswith("@") else "x" + item):
                 raise ValueError(f"{item!r} is neither an address nor an @domain pattern")
-        return cleaned
+        return tuple(_ascii_pattern(item) for item in cleaned)
 
     @property
     def effective_port(self) -> int:

@@ -4,10 +4,16 @@ Environment variables for an account `work` (the id is the upper-cased part betw
 MAIL_IMAP_WORK_HOST, _PORT, _USER, _PASS or _PASSWORD_COMMAND, _SECURITY (tls|starttls|plain), _CA_FILE,
 _ALLOW_PLAIN (allow `plain` to a non-loopback host), _ADDRESS, _POOL_SIZE, _TIMEOUT, _WRITE_ENABLED,
 _ALLOW_PERMANENT_DELETE (let delete_message expunge messages outside Trash).
+Signing in (AUTH, OAUTH_*, PROXY, SECRETS_FILE): see `config.signin`.
 Globals: MAIL_IMAP_WRITE_ENABLED, MAIL_IMAP_TIMEOUT, MAIL_MCP_CONFIG, MAIL_MCP_MAX_ATTACHMENT_BYTES.
 Sending (see `load_smtp_settings`): MAIL_SMTP_<ID>_HOST, _PORT, _USER, _PASS or _PASSWORD_COMMAND, _SECURITY, _CA_FILE,
 _FROM, _FROM_NAME, _ALLOWED_RECIPIENTS, _RATE_LIMIT, _SAVE_SENT, _TIMEOUT (or TOML [accounts.<id>.smtp]);
 globals MAIL_SMTP_SEND_ENABLED, MAIL_SMTP_CONFIRM, MAIL_SMTP_ATTACHMENT_DIR, MAIL_SMTP_MAX_ATTACHMENT_BYTES.
+
+Precedence, the same for every setting: the environment beats the TOML file (an account's own variable, then
+the global one, then the account's TOML key, then the global TOML key). Booleans are true/false, 1/0 or yes/no;
+anything else, and any size, rate or timeout below 1, is refused naming the setting. An empty variable is unset.
+When an account sends and its login is not an e-mail address, its ADDRESS (or the SMTP FROM) is required.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from pydantic import ValidationError
 
 from mail_mcp.config.models import AccountConfig, Settings, SmtpConfig, is_loopback
 from mail_mcp.config.secrets import run_password_command
+from mail_mcp.config.signin import SIGNIN_KEYS, prepare_account, prepare_smtp
+from mail_mcp.config.values import BOOL_FIELDS, check_fields, env_bool, parse_bool, positive_int
 from mail_mcp.errors import ConfigError
 
 ACCOUNT_KEYS = {
@@ -39,19 +47,9 @@ ACCOUNT_KEYS = {
     "TIMEOUT": "timeout",
     "WRITE_ENABLED": "write_enabled",
     "ALLOW_PERMANENT_DELETE": "allow_permanent_delete",
+    **SIGNIN_KEYS,
 }
 GLOBAL_KEYS = {"WRITE_ENABLED", "TIMEOUT"}
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
-
-
-def parse_bool(value: str, setting: str) -> bool:
-    word = value.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise ConfigError(setting, f"expected true or false, got {value!r}")
 
 
 def _env_accounts(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -73,7 +71,7 @@ def _env_accounts(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
 
 
 def _coerce(field: str, var: str, value: str) -> Any:
-    if field in {"allow_plain", "write_enabled", "allow_permanent_delete"}:
+    if field in BOOL_FIELDS:
         return parse_bool(value, var)
     if field == "security":
         return value.strip().lower()
@@ -81,6 +79,7 @@ def _coerce(field: str, var: str, value: str) -> Any:
 
 
 def _build_account(account_id: str, fields: dict[str, Any], origin: dict[str, str]) -> AccountConfig:
+    fields = prepare_account(account_id, fields, origin)
     if fields.get("password_command") and not fields.get("password"):
         fields["password"] = run_password_command(
             fields["password_command"], origin.get("password_command", "password_command")
@@ -91,7 +90,7 @@ def _build_account(account_id: str, fields: dict[str, Any], origin: dict[str, st
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "account"
         raise ConfigError(origin.get(field, f"account {account_id}.{field}"), err["msg"]) from None
-    if account.password is None:
+    if account.password is None and account.auth == "password":
         raise ConfigError(
             origin.get("password", f"account {account_id}"), "no password or password_command set"
         )
@@ -106,11 +105,30 @@ def _build_account(account_id: str, fields: dict[str, Any], origin: dict[str, st
     return account
 
 
+def _apply_globals(
+    env: Mapping[str, str],
+    file_settings: Mapping[str, Any],
+    path: Any,
+    fields: dict[str, Any],
+    origin: dict[str, str],
+) -> None:
+    """One precedence for every setting: the account's variable, then the global variable, then the account's
+    TOML key, then the global TOML key, then the default. The environment always beats the file."""
+    for field, var in (("write_enabled", "MAIL_IMAP_WRITE_ENABLED"), ("timeout", "MAIL_IMAP_TIMEOUT")):
+        if origin.get(field, "").startswith("MAIL_IMAP_"):
+            continue
+        if env.get(var, "").strip():
+            fields[field] = env_bool(env, var) if field == "write_enabled" else env[var]
+            origin[field] = var
+        elif field not in fields and file_settings.get(field) is not None:
+            fields[field] = file_settings[field]
+            origin[field] = f"{path}: {field}"
+            check_fields(fields, origin, f"{path}")
+
+
 def load_settings(env: Mapping[str, str] | None = None, config_path: str | Path | None = None) -> Settings:
     """Read and validate everything once. Raises ConfigError naming the offending setting."""
     env = os.environ if env is None else env
-    global_write = parse_bool(env.get("MAIL_IMAP_WRITE_ENABLED", "false"), "MAIL_IMAP_WRITE_ENABLED")
-    global_timeout = env.get("MAIL_IMAP_TIMEOUT")
     raw: dict[str, dict[str, Any]] = {}
     origins: dict[str, dict[str, str]] = {}
 
@@ -123,35 +141,38 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | Path 
             raise ConfigError(str(path), f"cannot read config file ({exc.strerror})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(path), f"invalid TOML: {exc}") from None
-        global_write = bool(file_settings.get("write_enabled", global_write))
+        check_fields(
+            {k: v for k, v in file_settings.items() if k in BOOL_FIELDS},
+            {k: f"{path}: {k}" for k in file_settings},
+            str(path),
+        )
         for account_id, table in (file_settings.get("accounts") or {}).items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: accounts.{account_id}", "must be a table")
             raw[account_id] = {k: v for k, v in table.items() if k != "smtp"}  # smtp: load_smtp_settings
             origins[account_id] = {k: f"{path}: accounts.{account_id}.{k}" for k in table}
+            check_fields(raw[account_id], origins[account_id], f"{path}: accounts.{account_id}")
 
     for account_id, fields in _env_accounts(env).items():
         entry = raw.setdefault(account_id, {})
         origin = origins.setdefault(account_id, {})
         for field, (var, value) in fields.items():
+            if field in BOOL_FIELDS and not value.strip():
+                continue  # an empty variable is an unset one
             entry[field] = _coerce(field, var, value)
             origin[field] = var
 
     accounts: dict[str, AccountConfig] = {}
     for account_id, fields in raw.items():
-        fields.setdefault("write_enabled", global_write)
-        if global_timeout and "timeout" not in fields:
-            fields["timeout"] = global_timeout
-            origins[account_id]["timeout"] = "MAIL_IMAP_TIMEOUT"
+        _apply_globals(env, file_settings, path, fields, origins[account_id])
         accounts[account_id] = _build_account(account_id, fields, origins[account_id])
 
-    max_bytes = env.get("MAIL_MCP_MAX_ATTACHMENT_BYTES") or file_settings.get("max_attachment_bytes")
-    try:
-        max_attachment = int(max_bytes) if max_bytes else 10 * 1024 * 1024
-    except ValueError:
-        raise ConfigError(
-            "MAIL_MCP_MAX_ATTACHMENT_BYTES", f"expected a number of bytes, got {max_bytes!r}"
-        ) from None
+    if env.get("MAIL_MCP_MAX_ATTACHMENT_BYTES", "").strip():
+        max_attachment = positive_int(env["MAIL_MCP_MAX_ATTACHMENT_BYTES"], "MAIL_MCP_MAX_ATTACHMENT_BYTES")
+    elif file_settings.get("max_attachment_bytes") is not None:
+        max_attachment = positive_int(file_settings["max_attachment_bytes"], f"{path}: max_attachment_bytes")
+    else:
+        max_attachment = 10 * 1024 * 1024
     return Settings(
         accounts=accounts,
         max_attachment_bytes=max_attachment,
@@ -174,6 +195,7 @@ SMTP_KEYS = {
     "RATE_LIMIT": "rate_limit",
     "SAVE_SENT": "save_sent",
     "TIMEOUT": "timeout",
+    "PROXY": "proxy",
 }
 SMTP_GLOBALS = {  # field: (variable, TOML key)
     "send_enabled": ("MAIL_SMTP_SEND_ENABLED", "send_enabled"),
@@ -185,12 +207,21 @@ SMTP_GLOBALS = {  # field: (variable, TOML key)
 
 def _smtp_account(account: AccountConfig, fields: dict[str, Any], origin: dict[str, str]) -> SmtpConfig:
     where = f"SMTP of account {account.id}"
+    fields = prepare_smtp(account, fields, origin)
     if fields.get("password_command") and not fields.get("password"):
         fields["password"] = run_password_command(fields["password_command"], origin["password_command"])
     fields.pop("password_command", None)
+    check_fields(fields, origin, where)
     fields.setdefault("user", account.user)
     fields.setdefault("password", account.password)
-    fields.setdefault("from_address", account.email)
+    if "from_address" not in fields:
+        if account.login_address is None:
+            raise ConfigError(
+                f"MAIL_IMAP_{account.id.upper()}_ADDRESS",
+                f"the login {account.user!r} is not an e-mail address, so sending needs the From address: set "
+                f"MAIL_IMAP_{account.id.upper()}_ADDRESS (or address in [accounts.{account.id}], or the SMTP FROM)",
+            )
+        fields["from_address"] = account.login_address
     if "security" in fields:
         fields["security"] = str(fields["security"]).strip().lower()
     elif str(fields.get("port", "")).strip() == "587":
@@ -253,7 +284,7 @@ def load_smtp_settings(
         if value is None or value == "":
             continue
         if field == "send_enabled":
-            values[field] = parse_bool(value, setting) if isinstance(value, str) else bool(value)
+            values[field] = parse_bool(value, setting)
         elif field == "smtp_confirm":
             if str(value).strip().lower() not in ("auto", "always", "never"):
                 raise ConfigError(setting, f"expected auto, always or never, got {value!r}")
@@ -264,10 +295,5 @@ def load_smtp_settings(
                 raise ConfigError(setting, f"{folder} is not a directory")
             values[field] = folder
         else:
-            try:
-                values[field] = int(value)
-            except ValueError:
-                raise ConfigError(setting, f"expected a number of bytes, got {value!r}") from None
-            if values[field] < 1:
-                raise ConfigError(setting, "must be positive")
+            values[field] = positive_int(value, setting)
     return {"smtp": smtp, **values}

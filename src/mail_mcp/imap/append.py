@@ -12,7 +12,8 @@ from typing import Any
 from mail_mcp.errors import NotFound
 from mail_mcp.ids import MessageId
 from mail_mcp.imap.connection import Connection
-from mail_mcp.imap.store import expunge_uids, store_flags
+from mail_mcp.imap.quirks import ensure_writable_selection
+from mail_mcp.imap.store import expunge_uids, require_uidplus, store_flags
 
 _APPENDUID = re.compile(rb"\[APPENDUID (\d+) (\d+)\]", re.IGNORECASE)
 
@@ -33,6 +34,7 @@ def append(
     conn: Connection, mailbox: str, raw: bytes, flags: list[bytes], header_message_id: str
 ) -> tuple[int, int | None]:
     """APPEND; the new UID from APPENDUID (UIDPLUS), else found by Message-ID. Returns (uidvalidity, uid)."""
+    ensure_writable_selection(conn, mailbox)
     response = conn.client.append(mailbox, raw, flags=flags)
     found = _APPENDUID.search(response if isinstance(response, bytes) else str(response).encode())
     if found:
@@ -56,11 +58,25 @@ def read_raw(conn: Connection, mid: MessageId) -> bytes:
 
 
 def replace(conn: Connection, old: MessageId, raw: bytes, header_message_id: str) -> tuple[int, int | None]:
-    """APPEND the new draft, then delete the old one by UID (UIDPLUS-scoped expunge)."""
+    """APPEND the new draft, then delete the old one by UID (UIDPLUS-scoped expunge). Without UIDPLUS it
+    refuses before anything is changed."""
+    require_uidplus(conn, old.mailbox)
     fetch_one(conn, old, [b"UID"])
     validity, uid = append(conn, old.mailbox, raw, [b"\\Draft", b"\\Seen"], header_message_id)
     expunge_uids(conn, old.mailbox, old.uidvalidity, [old.uid])
     return validity, uid
+
+
+def settle_replace(conn: Connection, old: MessageId, header_message_id: str) -> tuple[int, int] | None:
+    """Finish a replace whose connection broke after its APPEND went out: if the new draft is there (found by
+    its Message-ID), remove the old one (a no-op when that was done) and return the new one's (uidvalidity,
+    uid); None when the new draft is not there, so nothing was changed."""
+    validity, uids = find_by_header_message_id(conn, old.mailbox, header_message_id)
+    if not uids:
+        return None
+    if validity == old.uidvalidity:
+        expunge_uids(conn, old.mailbox, old.uidvalidity, [old.uid])
+    return validity, max(uids)
 
 
 def remove(conn: Connection, mid: MessageId) -> None:

@@ -7,21 +7,51 @@ from __future__ import annotations
 
 import imaplib
 import logging
+import socket
 import ssl
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from imapclient import IMAPClient
 from imapclient import exceptions as imap_exc
 
 from mail_mcp import __version__
 from mail_mcp.config.models import AccountConfig
-from mail_mcp.errors import AuthFailed, ConnectionFailed, MailError, NotFound, ServerError, StaleId, Timeout
+from mail_mcp.errors import (
+    AuthFailed,
+    BadResponse,
+    ConnectionFailed,
+    MailError,
+    NotFound,
+    ServerError,
+    StaleId,
+    Timeout,
+)
 from mail_mcp.imap import _compat
+from mail_mcp.imap.login import login
+from mail_mcp.imap.quirks import mailbox_missing
+from mail_mcp.net.imap_socket import ProxiedIMAPClient
 
 log = logging.getLogger(__name__)
+
+# Commands that change the mailbox. One counts as sent once its last byte left (for APPEND, the literal).
+MUTATING = frozenset(
+    {
+        "APPEND",
+        "STORE",
+        "UID STORE",
+        "COPY",
+        "UID COPY",
+        "MOVE",
+        "UID MOVE",
+        "EXPUNGE",
+        "UID EXPUNGE",
+        "CREATE",
+        "DELETE",
+        "RENAME",
+    }
+)
 
 
 class BrokenConnection(MailError):
@@ -77,6 +107,12 @@ def mapped_errors(account: AccountConfig, action: str) -> Iterator[None]:
             "check host, port and security",
             account=account.id,
         ) from None
+    except imap_exc.ProtocolError as exc:
+        raise BadResponse(
+            f"the IMAP server's answer could not be parsed while {action} ({str(exc)[:200]}); "
+            "the request may work for other messages",
+            account=account.id,
+        ) from None
     except (imap_exc.IMAPClientError, imaplib.IMAP4.error) as exc:
         text = str(exc)
         raise ServerError(
@@ -95,6 +131,8 @@ class Selected:
 class Connection:
     """An authenticated IMAPClient plus what we know about its state."""
 
+    writes_sent = 0
+
     def __init__(self, account: AccountConfig) -> None:
         self.account = account
         self.selected: Selected | None = None
@@ -102,9 +140,10 @@ class Connection:
         with mapped_errors(account, "connecting"):
             use_tls = account.security == "tls"
             context = ssl_context(account) if account.security != "plain" else None
-            self.client = IMAPClient(
+            self.client = ProxiedIMAPClient(
                 account.host,
                 port=account.effective_port,
+                proxy=account.proxy,
                 ssl=use_tls,
                 ssl_context=context,
                 timeout=account.timeout,
@@ -114,8 +153,7 @@ class Connection:
             try:
                 if account.security == "starttls":
                     self.client.starttls(context)
-                assert account.password is not None
-                self.client.login(account.user, account.password.get_secret_value())
+                login(self.client, account, account.effective_port)
                 self.capabilities = frozenset(c.decode().upper() for c in self.client.capabilities())
                 if "ID" in self.capabilities:
                     self.client.id_({"name": "mail-mcp", "version": __version__})
@@ -124,18 +162,31 @@ class Connection:
                 raise
 
     def _count_commands(self) -> None:
-        """Count the commands sent (e.g. "UID STORE": 1) so tests can assert on IMAP traffic, not timing."""
+        """Count the commands sent (e.g. "UID STORE": 1) so tests can assert on IMAP traffic, not timing, and
+        the mailbox-changing commands whose last byte was handed to the socket (`writes_sent`): until then
+        the server cannot have executed one (a command waiting for its literal's continuation is incomplete)."""
         tag_prefix = b""
+        awaiting_literal = False
 
         def counting_send(send: Callable[[bytes], None], data: bytes) -> None:
+            nonlocal awaiting_literal
+            mutating = False
             if data.startswith(tag_prefix):
                 words = data.split(b" ", 3)
                 if len(words) > 1:
                     name = words[1].rstrip(b"\r\n").upper()
                     if name == b"UID" and len(words) > 2:
                         name += b" " + words[2].rstrip(b"\r\n").upper()
-                    self.commands[name.decode("ascii", "replace")] += 1
+                    text = name.decode("ascii", "replace")
+                    self.commands[text] += 1
+                    mutating = text in MUTATING
+                    awaiting_literal = mutating and data.rstrip(b"\r\n").endswith(b"}")
+                    mutating = mutating and not awaiting_literal
+            elif awaiting_literal and data != b"\r\n":
+                awaiting_literal, mutating = False, True
             send(data)
+            if mutating:
+                self.writes_sent += 1
 
         tag_prefix = _compat.wrap_send(self.client, counting_send)
 
@@ -154,11 +205,7 @@ class Connection:
         try:
             info = self.client.select_folder(mailbox, readonly=readonly)
         except imap_exc.IMAPClientError as exc:
-            if (
-                "NONEXISTENT" in str(exc).upper()
-                or "DOESN'T EXIST" in str(exc).upper()
-                or "NOT FOUND" in str(exc).upper()
-            ):
+            if mailbox_missing(self.client, mailbox, exc):
                 raise NotFound(
                     f"mailbox {mailbox!r} does not exist; call list_folders for the names", mailbox=mailbox
                 ) from None
@@ -194,6 +241,13 @@ class Connection:
                 uidvalidity=selected.uidvalidity,
             )
         return selected
+
+    def abort(self) -> None:
+        """Shut the socket down from any thread: a job blocked reading it ends at once (with an abort)."""
+        try:
+            self.client.socket().shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass
 
     def close(self) -> None:
         """Log out politely; fall back to closing the socket."""

@@ -9,15 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from imapclient.exceptions import ProtocolError
+
 from mail_mcp.errors import InvalidInput, NotFound
 from mail_mcp.ids import MessageId
-from mail_mcp.imap import _compat
+from mail_mcp.imap import order
 from mail_mcp.imap.connection import Connection, Selected
-from mail_mcp.imap.search import Cursor, Filters, page_start
-from mail_mcp.imap.uidset import parse_uid_set
+from mail_mcp.imap.search import Cursor, Filters
 from mail_mcp.mime import Part, attachments, has_attachments, parse_bodystructure, pick_text_parts
 
-SUMMARY_ITEMS = [b"FLAGS", b"ENVELOPE", b"RFC822.SIZE", b"BODYSTRUCTURE", b"INTERNALDATE"]
+SUMMARY_ITEMS = [
+    b"FLAGS",
+    b"ENVELOPE",
+    b"RFC822.SIZE",
+    b"BODYSTRUCTURE",
+    b"INTERNALDATE",
+    b"BODY.PEEK[HEADER.FIELDS (FROM)]",
+]
 PREVIEW_BYTES = {"text/plain": 1024, "text/html": 8192}
 STRUCTURE_CHUNK = 50
 
@@ -28,6 +36,7 @@ class RawMessage:
     data: dict[bytes, Any]
     structure: Part
     texts: dict[str, bytes] = field(default_factory=dict)
+    raw: bytes | None = None  # the message's own bytes, when its BODYSTRUCTURE could not be parsed
 
 
 @dataclass
@@ -36,22 +45,6 @@ class RawPage:
     total: int | None
     messages: list[RawMessage]
     next_cursor: Cursor | None
-
-
-def _ordered_uids(conn: Connection, filters: Filters) -> list[int]:
-    """Matching UIDs newest first. UIDs ascend in arrival order, so UID order is arrival order with no ties;
-    SORT (REVERSE ARRIVAL) would order same-second arrivals oldest first (RFC 5256 breaks ties ascending).
-    With ESEARCH the answer is a compact set (`1:10000`) instead of ten thousand numbers to parse."""
-    criteria, charset = filters.criteria()
-    if not conn.has("ESEARCH"):
-        return sorted((int(u) for u in conn.client.search(criteria, charset)), reverse=True)
-    args = [b"RETURN", b"(ALL)"] + ([b"CHARSET", charset.encode()] if charset else [])
-    args += _compat.normalise_search_criteria(criteria, charset)
-    data = _compat.raw_untagged(conn.client, b"SEARCH", args, response_name="ESEARCH")
-    text = b" ".join(d for d in data if isinstance(d, bytes)).decode("ascii", "replace")
-    words = text.split()
-    found = words[words.index("ALL") + 1] if "ALL" in words else ""
-    return sorted(parse_uid_set(found), reverse=True) if found else []
 
 
 def _fetch(conn: Connection, uids: list[int], items: list[bytes]) -> dict[int, dict[bytes, Any]]:
@@ -88,56 +81,104 @@ def _fetch_previews(conn: Connection, messages: list[RawMessage]) -> None:
                 message.texts[part_id] = body
 
 
-def list_page(
-    conn: Connection, mailbox: str, filters: Filters, cursor: Cursor | None, limit: int, account: str
-) -> RawPage:
-    selected = conn.select(mailbox, readonly=True, expect_uidvalidity=cursor.uidvalidity if cursor else None)
-    uids = _ordered_uids(conn, filters)
-    start = page_start(uids, cursor)
-    page: list[RawMessage] = []
+def has_attachment(root: Part) -> bool:
+    """Real attachments anywhere (multipart/mixed, signed, related…), or a whole message that is one
+    non-text part, such as a bare application/pdf."""
+    if not root.is_multipart and root.maintype not in ("text", "multipart"):
+        return True
+    return has_attachments(root)
+
+
+def _scan_structures(
+    conn: Connection, uids: list[int], start: int, limit: int, wanted: bool
+) -> tuple[list[int], int, dict[int, int]]:
+    """has_attachment: walk the order from `start` in chunks, reading only BODYSTRUCTURE and INTERNALDATE,
+    until `limit` messages match. Returns them, the index after the last one looked at, and the dates seen."""
+    found: list[int] = []
+    dates: dict[int, int] = {}
     index = start
-    chunk = limit if not filters.needs_structure_check else max(limit, STRUCTURE_CHUNK)
-    while len(page) < limit and index < len(uids):
-        batch = uids[index : index + chunk]
-        fetched = _fetch(conn, batch, _summary_items(conn))
+    while len(found) < limit and index < len(uids):
+        batch = uids[index : index + STRUCTURE_CHUNK]
+        fetched = _fetch(conn, batch, [b"BODYSTRUCTURE", b"INTERNALDATE"])
         for uid in batch:
             index += 1
-            if uid not in fetched:
+            data = fetched.get(uid)
+            if data is None:
                 continue
-            message = _with_structure(uid, fetched[uid])
-            if (
-                filters.has_attachment is not None
-                and has_attachments(message.structure) != filters.has_attachment
-            ):
-                continue
-            page.append(message)
-            if len(page) == limit:
-                break
+            dates[uid] = order.arrival(data.get(b"INTERNALDATE"))
+            if has_attachment(parse_bodystructure(data[b"BODYSTRUCTURE"])) == wanted:
+                found.append(uid)
+                if len(found) == limit:
+                    break
+    return found, index, dates
+
+
+def list_page(
+    conn: Connection,
+    mailbox: str,
+    filters: Filters,
+    cursor: Cursor | None,
+    limit: int,
+    account: str,
+    offset: int = 0,
+) -> RawPage:
+    """One page newest first (arrival time, then UID); resumes after the cursor's message, or skips `offset`."""
+    selected = conn.select(mailbox, readonly=True, expect_uidvalidity=cursor.uidvalidity if cursor else None)
+    found = order.ordered(conn, account, mailbox, selected.uidvalidity, filters)
+    uids = found.uids
+    start = order.resume_at(conn, found, cursor.key if cursor else None) + offset
+    dates = dict(found.dates)
+    if filters.has_attachment is not None:
+        chosen, end, seen = _scan_structures(conn, uids, start, limit, filters.has_attachment)
+        dates.update(seen)
+    else:
+        chosen, end = uids[start : start + limit], min(start + limit, len(uids))
+    fetched = _fetch(conn, chosen, _summary_items(conn))
+    page = [_with_structure(uid, fetched[uid]) for uid in chosen if uid in fetched]
+    for message in page:
+        dates[message.uid] = order.arrival(message.data.get(b"INTERNALDATE"))
     _fetch_previews(conn, page)
-    more = index < len(uids)
-    next_cursor = (
-        Cursor(
-            account,
-            mailbox,
-            selected.uidvalidity,
-            filters.as_json(),
-            page[-1].uid if page else uids[index - 1],
-        )
-        if more
-        else None
-    )
+    next_cursor = None
+    if end < len(uids):
+        last = uids[end - 1] if end > 0 else None
+        if last is not None and last not in dates:
+            dates.update(order.fetch_dates(conn, [last]))
+        if last is not None:
+            next_cursor = Cursor(
+                account, mailbox, selected.uidvalidity, filters.as_json(), dates.get(last, 0), last
+            )
     total = None if filters.needs_structure_check else len(uids)
     return RawPage(selected=selected, total=total, messages=page, next_cursor=next_cursor)
 
 
+def _gone(mid: MessageId) -> NotFound:
+    return NotFound(f"message {mid} is gone (deleted or moved); list the folder again", message_id=str(mid))
+
+
+def _read_raw(conn: Connection, mid: MessageId, max_bytes: int) -> RawMessage:
+    """The fallback when the server's BODYSTRUCTURE (or ENVELOPE) cannot be parsed: the message's own bytes
+    (at most `max_bytes`), for the caller to parse itself."""
+    fetched = _fetch(
+        conn, [mid.uid], [b"FLAGS", b"RFC822.SIZE", b"INTERNALDATE", f"BODY.PEEK[]<0.{max_bytes}>".encode()]
+    )
+    data = fetched.get(mid.uid)
+    if data is None:
+        raise _gone(mid)
+    raw = data.get(b"BODY[]<0>") or data.get(b"BODY[]") or b""
+    return RawMessage(uid=mid.uid, data=data, structure=Part("1", "text/plain"), raw=bytes(raw))
+
+
 def read_message(conn: Connection, mid: MessageId, max_text_bytes: int, want_html: bool) -> RawMessage:
+    """Envelope, structure and the text parts; a message whose summary items cannot be parsed comes back as
+    its raw bytes (`RawMessage.raw`) instead."""
     conn.select(mid.mailbox, readonly=True, expect_uidvalidity=mid.uidvalidity)
-    items = [*SUMMARY_ITEMS, b"BODY.PEEK[HEADER.FIELDS (REFERENCES)]"]
-    fetched = _fetch(conn, [mid.uid], items)
+    items = [*SUMMARY_ITEMS, b"BODY.PEEK[HEADER.FIELDS (REFERENCES FROM SENDER REPLY-TO TO CC)]"]
+    try:
+        fetched = _fetch(conn, [mid.uid], items)
+    except ProtocolError:
+        return _read_raw(conn, mid, 4 * max_text_bytes)
     if mid.uid not in fetched:
-        raise NotFound(
-            f"message {mid} is gone (deleted or moved); list the folder again", message_id=str(mid)
-        )
+        raise _gone(mid)
     message = _with_structure(mid.uid, fetched[mid.uid])
     plain, html = pick_text_parts(message.structure)
     parts = [p for p in (plain, html if (want_html or plain is None) else None) if p is not None]
@@ -182,7 +223,10 @@ def decoded_size_estimate(part: Part) -> int:
     return part.size * 57 // 78 if part.encoding == "base64" else part.size
 
 
-def read_attachment(conn: Connection, mid: MessageId, selector: int | str, cap: int) -> tuple[Part, bytes]:
+def read_attachment(
+    conn: Connection, mid: MessageId, selector: int | str, cap: int, *, with_body: bool = True
+) -> tuple[Part, bytes | None]:
+    """The attachment's part and, when `with_body`, its encoded bytes (refused above `cap`)."""
     conn.select(mid.mailbox, readonly=True, expect_uidvalidity=mid.uidvalidity)
     fetched = _fetch(conn, [mid.uid], [b"BODYSTRUCTURE"])
     if mid.uid not in fetched:
@@ -197,6 +241,8 @@ def read_attachment(conn: Connection, mid: MessageId, selector: int | str, cap: 
             size=decoded_size_estimate(part),
             cap=cap,
         )
+    if not with_body:
+        return part, None
     item = f"BODY.PEEK[{part.part_id}]".encode()
     data = _fetch(conn, [mid.uid], [item]).get(mid.uid, {})
     body = data.get(f"BODY[{part.part_id}]".encode())

@@ -2,12 +2,14 @@
 
 imapclient is blocking and not thread-safe, so each connection has one lock and every call on it runs in a
 worker thread via anyio. A connection that timed out or broke mid-command is discarded (its socket may hold
-stale bytes); a read that failed on a dead connection is retried once on a fresh one; a write never is.
+stale bytes); a job that failed on a dead kept connection is retried once on a fresh one, a write only if none
+of its mailbox-changing commands had left.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
@@ -16,7 +18,7 @@ import anyio
 import anyio.to_thread
 
 from mail_mcp.config.models import AccountConfig
-from mail_mcp.errors import Timeout
+from mail_mcp.errors import MailError, Timeout
 from mail_mcp.imap.connection import BrokenConnection, Connection, mapped_errors
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,8 @@ class _Slot:
     def __init__(self) -> None:
         self.lock = anyio.Lock()
         self.conn: Connection | None = None
+        self.guard = threading.Lock()  # orders a worker thread's hand-over with a cancellation
+        self.cancelled = False
 
 
 class AccountPool:
@@ -69,40 +73,90 @@ class AccountPool:
     async def run(
         self, fn: Callable[[Connection], T], *, action: str, mailbox: str | None = None, write: bool = False
     ) -> T:
-        """Run `fn(connection)` in a worker thread on a pooled connection."""
+        """Run `fn(connection)` in a worker thread on a pooled connection.
+
+        A job that failed on a kept connection that turned out dead is run once more on a fresh one, a write
+        only when none of its mailbox-changing commands had left (then the server cannot have executed it).
+        A failed job's error says in `write_sent` whether one may have. Cancelling the caller abandons the
+        thread and shuts its socket down, so the thread ends at once and the connection is never reused."""
         async with self._free:
             slot = self._pick(mailbox, write)
             async with slot.lock:
                 reused = slot.conn is not None
                 try:
-                    return await anyio.to_thread.run_sync(self._call, slot, fn, action)
-                except BrokenConnection:
-                    if write or not reused:
+                    return await self._in_thread(slot, fn, action)
+                except BrokenConnection as exc:
+                    if exc.write_sent or not reused:
                         raise
-                    log.info("account %s: connection was dead, retrying the read once", self.account.id)
-                    return await anyio.to_thread.run_sync(self._call, slot, fn, action)
+                    log.info(
+                        "account %s: connection was dead before anything was changed, running %s again",
+                        self.account.id,
+                        action,
+                    )
+                    return await self._in_thread(slot, fn, action)
 
-    def _call(self, slot: _Slot, fn: Callable[[Connection], T], action: str) -> T:
-        if slot.conn is None:
-            slot.conn = Connection(self.account)
-            self.logins += 1
+    async def _in_thread(self, slot: _Slot, fn: Callable[[Connection], T], action: str) -> T:
+        slot.cancelled = False
         try:
-            with mapped_errors(self.account, action):
-                return fn(slot.conn)
-        except (BrokenConnection, Timeout):
-            conn, slot.conn = slot.conn, None
-            try:
-                conn.client.shutdown()
-            except Exception:  # noqa: BLE001 - the socket is being thrown away anyway
-                pass
+            return await anyio.to_thread.run_sync(self._call, slot, fn, action, abandon_on_cancel=True)
+        except anyio.get_cancelled_exc_class():
+            with slot.guard:
+                slot.cancelled = True
+                conn, slot.conn = slot.conn, None
+            if conn is not None:
+                log.info("account %s: %s was cancelled; closing its connection", self.account.id, action)
+                conn.abort()
             raise
 
-    async def close(self) -> None:
+    def _call(self, slot: _Slot, fn: Callable[[Connection], T], action: str) -> T:
+        conn = slot.conn
+        if conn is None:
+            conn = Connection(self.account)
+            self.logins += 1
+            with slot.guard:
+                if not slot.cancelled:
+                    slot.conn = conn
+            if slot.cancelled:
+                conn.abort()
+                raise BrokenConnection("the call was cancelled", account=self.account.id)
+        before = conn.writes_sent
+        try:
+            with mapped_errors(self.account, action):
+                return fn(conn)
+        except MailError as exc:
+            exc.write_sent = conn.writes_sent != before
+            if isinstance(exc, (BrokenConnection, Timeout)):
+                with slot.guard:
+                    if slot.conn is conn:
+                        slot.conn = None
+                conn.abort()
+                try:
+                    conn.client.shutdown()
+                except Exception:  # noqa: BLE001 - the socket is being thrown away anyway
+                    pass
+            raise
+
+    def abort(self) -> None:
+        """Shut down every connection's socket now (the last resort at exit; jobs on them fail at once)."""
         for slot in self._slots:
+            if slot.conn is not None:
+                slot.conn.abort()
+
+    async def close(self) -> None:
+        """Log out of the idle connections; a connection still busy (a stalled job) is shut down instead."""
+        for slot in self._slots:
+            if slot.lock.locked():
+                if slot.conn is not None:
+                    slot.conn.abort()
+                continue
             async with slot.lock:
                 if slot.conn is not None:
                     conn, slot.conn = slot.conn, None
-                    await anyio.to_thread.run_sync(conn.close)
+                    try:
+                        await anyio.to_thread.run_sync(conn.close, abandon_on_cancel=True)
+                    except anyio.get_cancelled_exc_class():
+                        conn.abort()
+                        raise
 
 
 class Pools:
@@ -121,3 +175,7 @@ class Pools:
     async def close(self) -> None:
         for pool in self._pools.values():
             await pool.close()
+
+    def abort(self) -> None:
+        for pool in self._pools.values():
+            pool.abort()

@@ -135,7 +135,7 @@ def _expunge_selected(conn: Connection, targets: bytes, progress: Progress) -> N
     _pop_untagged(conn, "EXPUNGE", "VANISHED")
 
 
-def _require_uidplus(conn: Connection, mailbox: str) -> None:
+def require_uidplus(conn: Connection, mailbox: str) -> None:
     if not conn.has("UIDPLUS"):
         raise Unsupported(
             "the server lacks UIDPLUS, so messages cannot be expunged one by one without also "
@@ -149,7 +149,7 @@ def expunge_uids(
 ) -> None:
     """`+FLAGS.SILENT (\\Deleted)` then `UID EXPUNGE` of exactly `uids` (needs UIDPLUS: a plain EXPUNGE would
     also remove messages someone else marked \\Deleted)."""
-    _require_uidplus(conn, mailbox)
+    require_uidplus(conn, mailbox)
     _select_write(conn, mailbox, uidvalidity)
     if uids:
         _expunge_selected(conn, uid_set(uids), progress or Progress())
@@ -159,7 +159,7 @@ def expunge_present(
     conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], *, progress: Progress | None = None
 ) -> Transfer:
     """Like expunge_uids, but first finds which UIDs exist, and reports those that do not as missing."""
-    _require_uidplus(conn, mailbox)
+    require_uidplus(conn, mailbox)
     _select_write(conn, mailbox, uidvalidity)
     present = present_uids(conn, uids) if uids else []
     if present:

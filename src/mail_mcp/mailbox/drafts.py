@@ -1,5 +1,8 @@
 """Drafts: save (APPEND with \\Draft \\Seen), update (append new, delete old by UID), and send a saved draft.
 
+A connection that breaks after an APPEND went out is settled on a new one by the Message-ID we chose: the
+draft is reported saved (with its id), not saved, or `outcome_unknown`, and update_draft never leaves two drafts.
+
 Drafts need only the IMAP write gate; sending one needs the send gate too and goes through the same checks and
 delivery as send_message (allow-list, rate limit, Sent copy, idempotency by the draft's Message-ID).
 """
@@ -11,14 +14,17 @@ from email.utils import format_datetime, localtime
 
 from mail_mcp.audit import audit
 from mail_mcp.config.models import AccountConfig
-from mail_mcp.errors import InvalidInput, MailError, NotFound
+from mail_mcp.errors import ConnectionFailed, InvalidInput, MailError, NotFound, OutcomeUnknown, Unsupported
 from mail_mcp.ids import MessageId
 from mail_mcp.imap import append as jobs
+from mail_mcp.mailbox.locks import write_guard
 from mail_mcp.mailbox.models import DraftResult, SendResult
 from mail_mcp.mailbox.outgoing import Request, question
 from mail_mcp.mailbox.sending import SendingService
 from mail_mcp.mime import compose
 from mail_mcp.mime.compose import Draft, Mailbox
+
+LOST = ("connection_failed", "timeout", "bad_response")
 
 
 class DraftService:
@@ -61,21 +67,15 @@ class DraftService:
         )
         folder = old.mailbox if old is not None else await self._draft_folder(account)
         raw = draft.copy_bytes()
-        pool = self.service.pools.get(account.id)
-        if old is not None:
-            validity, uid = await pool.run(
-                lambda c: jobs.replace(c, old, raw, draft.header_message_id),
-                action="replacing a draft",
-                mailbox=folder,
-                write=True,
-            )
-        else:
-            validity, uid = await pool.run(
-                lambda c: jobs.append(c, folder, raw, [b"\\Draft", b"\\Seen"], draft.header_message_id),
-                action="saving a draft",
-                mailbox=folder,
-                write=True,
-            )
+        action = "update_draft" if replaces else "save_draft"
+        hmid = draft.header_message_id
+        async with write_guard(
+            self.service, account.id, [folder], action, header_message_id=hmid, replaced=replaces
+        ):
+            if old is not None:
+                validity, uid = await self._replace(account, old, raw, hmid)
+            else:
+                validity, uid = await self._append(account, folder, raw, hmid)
         result = DraftResult(
             draft_id=str(MessageId(account.id, folder, validity, uid)) if uid else None,
             mailbox=folder,
@@ -101,6 +101,77 @@ class DraftService:
             status="ok",
         )
         return result
+
+    async def _append(
+        self, account: AccountConfig, folder: str, raw: bytes, hmid: str
+    ) -> tuple[int, int | None]:
+        try:
+            return await self.service.pools.get(account.id).run(
+                lambda c: jobs.append(c, folder, raw, [b"\\Draft", b"\\Seen"], hmid),
+                action="saving a draft",
+                mailbox=folder,
+                write=True,
+            )
+        except MailError as exc:
+            if not (exc.write_sent and exc.code in LOST):
+                raise
+            # The APPEND went out but its answer was lost: the Message-ID we chose says whether it is there.
+            validity, uids = await self.sending.copies.look_up(account, folder, hmid, exc, "save_draft")
+            if not uids:
+                raise ConnectionFailed(
+                    f"{exc.message}. The draft was not saved (checked on a new connection); it is safe to "
+                    "try again",
+                    header_message_id=hmid,
+                ) from None
+            return validity, max(uids)
+
+    async def _replace(
+        self, account: AccountConfig, old: MessageId, raw: bytes, hmid: str
+    ) -> tuple[int, int | None]:
+        pool = self.service.pools.get(account.id)
+        try:
+            return await pool.run(
+                lambda c: jobs.replace(c, old, raw, hmid),
+                action="replacing a draft",
+                mailbox=old.mailbox,
+                write=True,
+            )
+        except Unsupported:
+            raise Unsupported(
+                "the server lacks UIDPLUS, so the old draft could not be removed on its own; nothing was "
+                "changed. save_draft a new draft instead, and delete_message the old one if wanted",
+                message_id=str(old),
+            ) from None
+        except MailError as exc:
+            if not exc.write_sent:
+                raise
+            failure = exc
+        # The new draft may be in Drafts beside the old one: finish the job (or find it was not saved).
+        try:
+            settled = await pool.run(
+                lambda c: jobs.settle_replace(c, old, hmid),
+                action="finishing the draft replacement",
+                mailbox=old.mailbox,
+                write=True,
+            )
+        except MailError as again:
+            audit("update_draft", account.id, status="unknown", code=again.code, header_message_id=hmid)
+            raise OutcomeUnknown(
+                f"{failure.message}; finishing the replacement on a new connection failed too "
+                f"({again.message}). Drafts may hold the old draft, the new one (Message-ID {hmid}) or "
+                "both: list the Drafts folder before retrying",
+                header_message_id=hmid,
+                old_draft_id=str(old),
+            ) from None
+        if settled is None:
+            if failure.code in LOST:
+                raise ConnectionFailed(
+                    f"{failure.message}. The draft was not replaced (checked on a new connection): the old "
+                    "draft is unchanged; it is safe to try again",
+                    draft_id=str(old),
+                ) from None
+            raise failure
+        return settled
 
     async def load_draft(self, draft_id: str) -> tuple[AccountConfig, MessageId, Draft]:
         """Read a draft back and check it is sendable as-is: our From, valid recipients, a Message-ID."""
@@ -187,9 +258,15 @@ class DraftService:
         if not account.write_enabled:
             return False
         try:
-            await self.service.pools.get(account.id).run(
-                lambda c: jobs.remove(c, mid), action="removing the draft", mailbox=mid.mailbox, write=True
-            )
+            async with write_guard(
+                self.service, account.id, [mid.mailbox], "remove_draft", draft_id=str(mid)
+            ):
+                await self.service.pools.get(account.id).run(
+                    lambda c: jobs.remove(c, mid),
+                    action="removing the draft",
+                    mailbox=mid.mailbox,
+                    write=True,
+                )
         except MailError:
             return False
         return True

@@ -13,11 +13,19 @@ from typing import Any, Literal, TypeVar
 
 from mail_mcp.audit import audit
 from mail_mcp.config.models import AccountConfig
-from mail_mcp.errors import InvalidInput, MailError, Unsupported, WriteDisabled
+from mail_mcp.errors import (
+    ConnectionFailed,
+    InvalidInput,
+    MailError,
+    OutcomeUnknown,
+    Unsupported,
+    WriteDisabled,
+)
 from mail_mcp.ids import MessageId
 from mail_mcp.imap import store as imap_writes
 from mail_mcp.imap.flags import parse_change
 from mail_mcp.imap.folders import Folder
+from mail_mcp.mailbox.locks import write_guard
 from mail_mcp.mailbox.models import (
     CreatedFolder,
     FlagChangeResult,
@@ -30,6 +38,7 @@ from mail_mcp.mailbox.service import MailService
 
 T = TypeVar("T")
 Group = tuple[str, int]
+LOST = ("connection_failed", "timeout", "bad_response")  # the reply was lost or unreadable, not a refusal
 
 
 class Organizer:
@@ -79,8 +88,9 @@ class Organizer:
         except Unsupported:
             raise
         except MailError as exc:
-            if exc.code == "not_found" and "folder" in exc.details:
+            if exc.code == "not_found" and ("folder" in exc.details or "mailbox" in exc.details):
                 self.service.folders.forget(account.id)
+            progress.sent = exc.write_sent
             return None, exc, progress
         return result, None, progress
 
@@ -95,12 +105,43 @@ class Organizer:
             raise InvalidInput(
                 "folder names must not be empty or contain control characters", folder=name[:200]
             )
-        created = await self.service.pools.get(account.id).run(
-            lambda c: imap_writes.create_folder(c, name), action="creating a folder", write=True
-        )
-        self.service.folders.forget(account.id)
+        name = await self.service.folders.server_name(account.id, name)
+        pool = self.service.pools.get(account.id)
+        async with write_guard(self.service, account.id, [name], "create_folder", folder=name):
+            try:
+                created = await pool.run(
+                    lambda c: imap_writes.create_folder(c, name), action="creating a folder", write=True
+                )
+            except MailError as exc:
+                if not (exc.write_sent and exc.code in LOST):
+                    raise
+                created = await self._settle_create(account, name, exc)
+            finally:
+                self.service.folders.forget(account.id)
         audit("create_folder", account.id, folder=name, created=created)
-        return CreatedFolder(account=account.id, name=name, created=created)
+        delimiter = (await self.service.folders.namespace(account.id)).delimiter
+        return CreatedFolder(account=account.id, name=name, delimiter=delimiter, created=created)
+
+    async def _settle_create(self, account: AccountConfig, name: str, exc: MailError) -> bool:
+        """CREATE went out but its reply was lost: the answer is whether the folder exists now."""
+        try:
+            exists = await self.service.pools.get(account.id).run(
+                lambda c: bool(c.client.folder_exists(name)), action="checking the new folder"
+            )
+        except MailError as again:
+            audit("create_folder", account.id, folder=name, status="unknown", code=again.code)
+            raise OutcomeUnknown(
+                f"{exc.message}; the CREATE had been sent and checking afterwards failed too "
+                f"({again.message}), so {name!r} may or may not exist: call list_folders before retrying",
+                folder=name,
+            ) from None
+        if not exists:
+            raise ConnectionFailed(
+                f"{exc.message}. The folder was not created (checked on a new connection); it is safe to "
+                "try again",
+                folder=name,
+            ) from None
+        return True
 
     # ---------------------------------------------------------------- flags
 
@@ -111,20 +152,23 @@ class Organizer:
         account, groups = self._parse_ids(message_ids)
         outcomes: dict[MessageId, FlagOutcome] = {}
         sent_any = False
-        for (mailbox, validity), mids in groups.items():
-            now, error, progress = await self._run(
-                account,
-                "changing flags",
-                imap_writes.store_flags,
-                mailbox,
-                validity,
-                [m.uid for m in mids],
-                list(change.add),
-                list(change.remove),
-            )
-            sent_any = sent_any or progress.sent
-            for mid in mids:
-                outcomes[mid] = self._flag_outcome(mid, change.add, change.remove, now, error, progress)
+        async with write_guard(
+            self.service, account.id, [mailbox for mailbox, _ in groups], "modify_flags", ids=message_ids
+        ):
+            for (mailbox, validity), mids in groups.items():
+                now, error, progress = await self._run(
+                    account,
+                    "changing flags",
+                    imap_writes.store_flags,
+                    mailbox,
+                    validity,
+                    [m.uid for m in mids],
+                    list(change.add),
+                    list(change.remove),
+                )
+                sent_any = sent_any or progress.sent
+                for mid in mids:
+                    outcomes[mid] = self._flag_outcome(mid, change.add, change.remove, now, error, progress)
         result = FlagChangeResult(
             account=account.id,
             requested_add_flags=list(add or []),
@@ -184,6 +228,33 @@ class Organizer:
     ) -> TransferResult:
         account, groups = self._parse_ids(message_ids)
         folder = await self.resolve_folder(account, destination or "trash")
+        async with write_guard(
+            self.service, account.id, [mailbox for mailbox, _ in groups], operation, ids=message_ids
+        ):
+            outcomes = await self._transfer_groups(account, groups, folder, operation)
+        result = TransferResult(
+            account=account.id,
+            operation=operation,
+            folder=folder.name,
+            folder_role=folder.role,
+            counts=_counts(outcomes),
+            messages=outcomes,
+        )
+        audit(
+            operation,
+            account.id,
+            folder=folder.name,
+            outcomes={o.message_id: [o.code or o.status, o.new_message_id] for o in outcomes},
+        )
+        return result
+
+    async def _transfer_groups(
+        self,
+        account: AccountConfig,
+        groups: dict[Group, list[MessageId]],
+        folder: Folder,
+        operation: Literal["move", "copy", "delete"],
+    ) -> list[TransferOutcome]:
         outcomes: list[TransferOutcome] = []
         for (mailbox, validity), mids in groups.items():
             if operation != "copy" and mailbox == folder.name:
@@ -211,21 +282,7 @@ class Organizer:
                 folder.name,
             )
             outcomes += [_transfer_outcome(account.id, m, folder.name, done, error, progress) for m in mids]
-        result = TransferResult(
-            account=account.id,
-            operation=operation,
-            folder=folder.name,
-            folder_role=folder.role,
-            counts=_counts(outcomes),
-            messages=outcomes,
-        )
-        audit(
-            operation,
-            account.id,
-            folder=folder.name,
-            outcomes={o.message_id: [o.code or o.status, o.new_message_id] for o in outcomes},
-        )
-        return result
+        return outcomes
 
     async def delete_permanently(self, message_ids: list[str]) -> TransferResult:
         account, groups = self._parse_ids(message_ids)
@@ -240,16 +297,19 @@ class Organizer:
                     folders=outside,
                 )
         outcomes: list[TransferOutcome] = []
-        for (mailbox, validity), mids in groups.items():
-            done, error, progress = await self._run(
-                account,
-                "deleting permanently",
-                imap_writes.expunge_present,
-                mailbox,
-                validity,
-                [m.uid for m in mids],
-            )
-            outcomes += [_transfer_outcome(account.id, m, None, done, error, progress) for m in mids]
+        async with write_guard(
+            self.service, account.id, [mailbox for mailbox, _ in groups], "permanent_delete", ids=message_ids
+        ):
+            for (mailbox, validity), mids in groups.items():
+                done, error, progress = await self._run(
+                    account,
+                    "deleting permanently",
+                    imap_writes.expunge_present,
+                    mailbox,
+                    validity,
+                    [m.uid for m in mids],
+                )
+                outcomes += [_transfer_outcome(account.id, m, None, done, error, progress) for m in mids]
         result = TransferResult(
             account=account.id, operation="permanent_delete", counts=_counts(outcomes), messages=outcomes
         )
@@ -263,7 +323,7 @@ def _counts(outcomes: Iterable[FlagOutcome | TransferOutcome]) -> WriteCounts:
 
 
 def _failure(exc: MailError, progress: imap_writes.Progress) -> tuple[Literal["failed", "unknown"], str]:
-    if progress.applied or (progress.sent and exc.code in ("connection_failed", "timeout")):
+    if progress.applied or (progress.sent and exc.code in LOST):
         return "unknown", (
             f"{exc.message}. A write command had been sent, so the change may be partly or fully "
             "applied; check the messages before retrying"

@@ -21,7 +21,11 @@ from mail_mcp.mime import (
 )
 from mail_mcp.mime.compose import Attachment, Original, first_id, third_party
 
-HEADER_ITEMS = [b"ENVELOPE", b"BODYSTRUCTURE", b"BODY.PEEK[HEADER.FIELDS (REFERENCES)]"]
+HEADER_ITEMS = [
+    b"ENVELOPE",
+    b"BODYSTRUCTURE",
+    b"BODY.PEEK[HEADER.FIELDS (REFERENCES FROM SENDER REPLY-TO TO CC)]",
+]
 MAX_QUOTED_BYTES = 1024 * 1024
 
 

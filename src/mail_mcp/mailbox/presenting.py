@@ -23,14 +23,57 @@ from mail_mcp.mime import (
     slice_text,
 )
 from mail_mcp.mime.compose import message_ids
+from mail_mcp.mime.decode import parse_address_header
+from mail_mcp.mime.display import address_warning, escape_hidden
+from mail_mcp.mime.message import parse_message, raw_header
+
+UNREADABLE = (
+    "the server could not parse this address (the header is malformed) and it could not be read from the "
+    "header either: the sender is unknown"
+)
 
 
 def flag_names(data: dict[bytes, Any]) -> list[str]:
     return [f.decode("utf-8", "replace") if isinstance(f, bytes) else str(f) for f in data.get(b"FLAGS", ())]
 
 
-def _addresses(value: Any) -> list[Address]:
-    return [Address(**a) for a in envelope_addresses(value or ())]
+RECOVERED = "the mail server could not parse this header; shown as read from the raw header by mail-mcp"
+
+
+def fetched_header(data: dict[bytes, Any], name: str) -> str | None:
+    """Header `name` from any fetched `BODY[HEADER.FIELDS (...)]`, unfolded, or None when it was not fetched."""
+    for key, value in data.items():
+        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER.FIELDS") and isinstance(value, bytes):
+            found = raw_header(parse_message(value), name)
+            if found is not None:
+                return found
+    return None
+
+
+def _addresses(value: Any, data: dict[bytes, Any] | None = None, header: str = "from") -> list[Address]:
+    """ENVELOPE addresses; where the server put in a placeholder (MISSING_DOMAIN, SYNTAX_ERROR…), the fetched
+    header parsed by us instead, when it was fetched. Names are escaped and disguised senders flagged."""
+    entries = envelope_addresses(value or (), strict=True)
+    recovered = False
+    if any(entry.get("incomplete") for entry in entries):
+        raw = fetched_header(data or {}, header)
+        parsed = parse_address_header(raw) if raw is not None else []
+        if parsed:
+            entries, recovered = parsed, True
+    shown: list[Address] = []
+    for entry in entries:
+        name, email = entry["name"], entry["email"]
+        if entry.get("incomplete") or not email:
+            shown.append(Address(name=escape_hidden(name) if name else None, email="", warning=UNREADABLE))
+            continue
+        shown.append(
+            Address(
+                name=escape_hidden(name) if name else None,
+                email=escape_hidden(email),
+                warning=address_warning(name, email) or (RECOVERED if recovered else None),
+            )
+        )
+    return shown
 
 
 def _message_id_header(value: Any) -> str | None:
@@ -56,15 +99,15 @@ def _common(message: RawMessage, mid: MessageId) -> dict[str, Any]:
     envelope = message.data.get(b"ENVELOPE")
     flags = flag_names(message.data)
     lowered = {f.lower() for f in flags}
-    senders = _addresses(getattr(envelope, "from_", None))
+    senders = _addresses(getattr(envelope, "from_", None), message.data, "from")
     return {
         "message_id": str(mid),
         "header_message_id": _message_id_header(getattr(envelope, "message_id", None)),
         "mailbox": mid.mailbox,
-        "subject": decode_header(getattr(envelope, "subject", None)),
+        "subject": escape_hidden(decode_header(getattr(envelope, "subject", None))),
         "from_": senders[0] if senders else None,
-        "to": _addresses(getattr(envelope, "to", None)),
-        "cc": _addresses(getattr(envelope, "cc", None)),
+        "to": _addresses(getattr(envelope, "to", None), message.data, "to"),
+        "cc": _addresses(getattr(envelope, "cc", None), message.data, "cc"),
         "date": _date(envelope, message.data),
         "flags": flags,
         "is_read": "\\seen" in lowered,
@@ -98,16 +141,14 @@ def summary(message: RawMessage, mid: MessageId, role: Role | None) -> MessageSu
         **_common(message, mid),
         folder_role=role,
         has_attachment=has_attachments(message.structure),
-        preview=preview(text),
+        preview=escape_hidden(preview(text)),
     )
 
 
 def header_references(data: dict[bytes, Any]) -> list[str]:
     """Message-IDs of a fetched `BODY[HEADER.FIELDS (REFERENCES)]`, in order, without duplicates or unsafe ones."""
-    for key, value in data.items():
-        if isinstance(key, bytes) and key.startswith(b"BODY[HEADER.FIELDS") and isinstance(value, bytes):
-            return message_ids([value.decode("ascii", "replace")])
-    return []
+    value = fetched_header(data, "references")
+    return message_ids([value]) if value else []
 
 
 def attachment_infos(root: Part) -> list[AttachmentInfo]:
@@ -115,7 +156,7 @@ def attachment_infos(root: Part) -> list[AttachmentInfo]:
         AttachmentInfo(
             index=i,
             part_id=part.part_id,
-            filename=part.filename,
+            filename=escape_hidden(part.filename) if part.filename else part.filename,
             content_type=part.content_type,
             size=decoded_size_estimate(part),
             inline=part.is_inline,
@@ -142,13 +183,13 @@ def detail(
         html_slice, next_html = slice_text(rendered.html, offset, max_chars)
     next_offset = offset + max_chars if (next_text is not None or next_html is not None) else None
     envelope = message.data.get(b"ENVELOPE")
-    senders = _addresses(getattr(envelope, "sender", None))
+    senders = _addresses(getattr(envelope, "sender", None), message.data, "sender")
     return MessageDetail(
         **_common(message, mid),
         folder_role=role,
         sender=senders[0] if senders else None,
-        reply_to=_addresses(getattr(envelope, "reply_to", None)),
-        bcc=_addresses(getattr(envelope, "bcc", None)),
+        reply_to=_addresses(getattr(envelope, "reply_to", None), message.data, "reply-to"),
+        bcc=_addresses(getattr(envelope, "bcc", None), message.data, "bcc"),
         references=header_references(message.data),
         body=Body(
             format=fmt,

@@ -14,15 +14,14 @@ from mail_mcp.imap.search import Cursor, Filters
 from mail_mcp.mailbox.models import (
     AccountInfo,
     AccountList,
-    AttachmentContent,
     FolderInfo,
     FolderList,
     MessageDetail,
     MessageList,
 )
 from mail_mcp.mailbox.presenting import detail, summary
+from mail_mcp.mailbox.raw_detail import detail_from_bytes
 from mail_mcp.mailbox.service import MailService
-from mail_mcp.mime import Part, decode_text, decode_transfer
 
 CAPABILITIES_SHOWN = (
     "MOVE",
@@ -38,7 +37,6 @@ CAPABILITIES_SHOWN = (
     "X-GM-EXT-1",
 )
 MAX_TEXT_PART_BYTES = 4 * 1024 * 1024
-TEXT_TYPES = ("text/", "message/rfc822", "application/json", "application/xml")
 
 
 class Reader:
@@ -50,7 +48,7 @@ class Reader:
         for account in self.service.settings.accounts.values():
             info = AccountInfo(
                 id=account.id,
-                address=account.email,
+                address=account.login_address,
                 server=f"{account.host}:{account.effective_port} ({account.security})",
                 status="ok",
                 write_enabled=account.write_enabled,
@@ -75,9 +73,17 @@ class Reader:
         return FolderList(account=account.id, folders=[FolderInfo(**asdict(f)) for f in found])
 
     async def list_messages(
-        self, account_id: str | None, mailbox: str, filters: Filters, limit: int, cursor_text: str | None
+        self,
+        account_id: str | None,
+        mailbox: str,
+        filters: Filters,
+        limit: int,
+        cursor_text: str | None,
+        offset: int = 0,
     ) -> tuple[MessageList, str | None]:
         cursor = Cursor.decode(cursor_text) if cursor_text else None
+        if cursor is not None and offset:
+            raise InvalidInput("give cursor or offset, not both: offset starts a new listing", field="offset")
         if cursor is not None:
             if account_id not in (None, cursor.account) or mailbox not in ("INBOX", cursor.mailbox):
                 raise InvalidInput("the cursor belongs to another account or mailbox; drop it to start over")
@@ -88,16 +94,22 @@ class Reader:
                 )
             account_id, mailbox, filters = cursor.account, cursor.mailbox, Filters.from_json(cursor.filters)
         account = self.service.account(account_id)
+        if (
+            mailbox.upper() != "INBOX" and cursor is None
+        ):  # "Sent" is INBOX.Sent on Courier and Cyrus' INBOX. mode
+            mailbox = await self.service.folders.server_name(account.id, mailbox)
 
         def job(conn: Connection) -> imap_messages.RawPage:
-            return imap_messages.list_page(conn, mailbox, filters, cursor, limit, account.id)
+            return imap_messages.list_page(conn, mailbox, filters, cursor, limit, account.id, offset)
 
         page = await self.service.pools.get(account.id).run(job, action="listing messages", mailbox=mailbox)
         role = await self.service.folders.role_of(account.id, mailbox)
         uidvalidity = page.selected.uidvalidity
-        summaries = [
-            summary(m, MessageId(account.id, mailbox, uidvalidity, m.uid), role) for m in page.messages
-        ]
+        summaries = []
+        for message in page.messages:
+            row = summary(message, MessageId(account.id, mailbox, uidvalidity, message.uid), role)
+            row.has_attachment = imap_messages.has_attachment(message.structure)
+            summaries.append(row)
         listing = MessageList(
             account=account.id, mailbox=mailbox, folder_role=role, total=page.total, messages=summaries
         )
@@ -116,37 +128,6 @@ class Reader:
             job, action="reading a message", mailbox=mid.mailbox
         )
         role = await self.service.folders.role_of(account.id, mid.mailbox)
+        if raw.raw is not None:
+            return detail_from_bytes(raw, mid, role, fmt=fmt, offset=offset, max_chars=max_chars)
         return detail(raw, mid, role, fmt=fmt, offset=offset, max_chars=max_chars)
-
-    async def get_attachment(
-        self, message_id: str, attachment: int | str
-    ) -> tuple[AttachmentContent, bytes | None]:
-        mid = MessageId.parse(message_id)
-        account = self.service.account_for(mid)
-        cap = self.service.settings.max_attachment_bytes
-
-        def job(conn: Connection) -> tuple[Part, bytes]:
-            return imap_messages.read_attachment(conn, mid, attachment, cap)
-
-        part, raw = await self.service.pools.get(account.id).run(
-            job, action="reading an attachment", mailbox=mid.mailbox
-        )
-        body = decode_transfer(raw, part.encoding)
-        if len(body) > cap:
-            raise InvalidInput(
-                f"attachment is {len(body):,} bytes, above the {cap:,}-byte cap", size=len(body), cap=cap
-            )
-        is_text = part.content_type.startswith(TEXT_TYPES)
-        content = AttachmentContent(
-            message_id=str(mid),
-            part_id=part.part_id,
-            filename=part.filename,
-            content_type=part.content_type,
-            size=len(body),
-            delivered_as="text" if is_text else "resource",
-            text=decode_text(body, part.params.get("charset")) if is_text else None,
-            resource_uri=None
-            if is_text
-            else f"mail://{mid.account}/attachment/{mid.uidvalidity}/{mid.uid}/{part.part_id}",
-        )
-        return content, None if is_text else body

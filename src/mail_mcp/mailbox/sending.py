@@ -23,8 +23,10 @@ from mail_mcp.imap import append as jobs
 from mail_mcp.imap.fetch import decoded_size_estimate
 from mail_mcp.imap.folders import Role
 from mail_mcp.mailbox import originals
+from mail_mcp.mailbox.locks import audit_if_cancelled, write_guard
 from mail_mcp.mailbox.models import Refused, SendResult, SentCopy
 from mail_mcp.mailbox.outgoing import Plan, Request, kb, load_attachments, question
+from mail_mcp.mailbox.sent_copies import SentCopies
 from mail_mcp.mailbox.service import MailService
 from mail_mcp.mime import compose, decode_header
 from mail_mcp.mime.compose import Draft, Mailbox
@@ -40,6 +42,7 @@ class SendingService:
         self._results: dict[tuple[str, str], SendResult] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._sent_at: dict[str, deque[float]] = {}
+        self.copies = SentCopies(service)
 
     # ------------------------------------------------------------------ gates and look-ups
 
@@ -69,7 +72,15 @@ class SendingService:
 
     def sender(self, account: AccountConfig) -> Mailbox:
         cfg = self.settings.smtp.get(account.id)
-        return Mailbox(cfg.from_address, cfg.from_name) if cfg else Mailbox(account.email)
+        if cfg is not None:
+            return Mailbox(cfg.from_address, cfg.from_name)
+        if account.login_address is None:
+            raise InvalidInput(
+                f"account {account.id!r} has no e-mail address to put in From (its login is not one); the owner "
+                f"can set MAIL_IMAP_{account.id.upper()}_ADDRESS. Nothing was saved",
+                setting=f"MAIL_IMAP_{account.id.upper()}_ADDRESS",
+            )
+        return Mailbox(account.login_address)
 
     def _lock(self, account_id: str) -> anyio.Lock:
         return self._locks.setdefault(account_id, anyio.Lock())
@@ -266,7 +277,7 @@ class SendingService:
 
     def declined(self, req_account: str | None, what: dict[str, Any]) -> SendResult:
         account = self.service.account(req_account)
-        audit("send", account.id, status="declined", **what)
+        audit("send", account.id, status="declined", **{k: v for k, v in what.items() if k != "subject"})
         return SendResult(
             status="declined",
             account=account.id,
@@ -315,20 +326,23 @@ class SendingService:
             "references": draft.references,
             "confirmed_by": confirmed_by,
         }
-        if check_sent and (copy := await self._find_sent(account, draft.header_message_id)) is not None:
+        if check_sent and (copy := await self.copies.find(account, draft.header_message_id)) is not None:
             return SendResult(
                 status="already_sent",
                 sent_copy=copy,
                 **base,
                 note="A message with this Message-ID is already in Sent: it was not sent again.",
             )
-        submission = await smtp.submit(
-            cfg,
-            sender=draft.sender.email,
-            recipients=[b.email for b in draft.recipients],
-            data=draft.wire_bytes(),
-            smtputf8=draft.needs_smtputf8,
-        )
+        with audit_if_cancelled(
+            "send", account.id, header_message_id=draft.header_message_id, to=base["to"], cc=base["cc"]
+        ):
+            submission = await smtp.submit(
+                cfg,
+                sender=draft.sender.email,
+                recipients=[b.email for b in draft.recipients],
+                data=draft.wire_bytes(),
+                smtputf8=draft.needs_smtputf8,
+            )
         self._sent_at.setdefault(account.id, deque()).append(time.monotonic())
         refused = [Refused(address=r.address, code=r.code, reply=r.reply) for r in submission.refused]
         if submission.status == "unknown":
@@ -337,11 +351,16 @@ class SendingService:
                 accepted=submission.accepted,
                 refused=refused,
                 **base,
-                sent_copy=SentCopy(saved=False, reason="the outcome is unknown, so no copy was saved"),
-                note="The connection broke while the message was being handed over: it may or may not have gone "
-                "out. It will not be sent again automatically; ask the person before trying again.",
+                sent_copy=SentCopy(
+                    saved=False, status="failed", reason="the outcome is unknown, so no copy was saved"
+                ),
+                smtp_reply=submission.reply,
+                note="No clear answer came once the message was being handed over (the connection broke, timed "
+                "out or the reply was unreadable): it may or may not have gone out. It will not be sent again "
+                "automatically (a retry with the same idempotency_key returns this result); ask the person "
+                "before trying again.",
             )
-        copy = await self._save_sent(account, cfg, draft)
+        copy = await self.copies.save(account, cfg, draft)
         answered = await self._mark_answered(account, reply_to) if reply_to is not None else None
         return SendResult(
             status="sent",
@@ -368,61 +387,18 @@ class SendingService:
                 limit=cfg.rate_limit,
             )
 
-    async def _find_sent(self, account: AccountConfig, header_message_id: str) -> SentCopy | None:
-        folder = await self.folder(account, "sent")
-        if folder is None:
-            return None
-        validity, uids = await self.service.pools.get(account.id).run(
-            lambda c: jobs.find_by_header_message_id(c, folder, header_message_id),
-            action="searching Sent",
-            mailbox=folder,
-        )
-        if not uids:
-            return None
-        return SentCopy(
-            saved=True, mailbox=folder, message_id=str(MessageId(account.id, folder, validity, uids[-1]))
-        )
-
-    async def _save_sent(self, account: AccountConfig, cfg: SmtpConfig, draft: Draft) -> SentCopy:
-        """Never raises: the message is already sent, so a failure here is reported in the result."""
-        try:
-            if cfg.save_sent == "never":
-                return SentCopy(saved=False, reason="save_sent is never for this account")
-            pool = self.service.pools.get(account.id)
-            if cfg.save_sent == "auto" and "X-GM-EXT-1" in await pool.run(
-                lambda c: c.capabilities, action="reading capabilities"
-            ):
-                return SentCopy(
-                    saved=False, reason="the provider (Gmail) files sent mail in its Sent folder itself"
-                )
-            folder = await self.folder(account, "sent")
-            if folder is None:
-                return SentCopy(
-                    saved=False, reason="no Sent folder was found (SPECIAL-USE \\Sent or a usual name)"
-                )
-            validity, uid = await pool.run(
-                lambda c: jobs.append(c, folder, draft.copy_bytes(), [b"\\Seen"], draft.header_message_id),
-                action="saving to Sent",
-                mailbox=folder,
-                write=True,
-            )
-        except MailError as exc:
-            return SentCopy(saved=False, reason=f"sent, but the copy could not be saved: {exc.message}")
-        return SentCopy(
-            saved=True,
-            mailbox=folder,
-            message_id=str(MessageId(account.id, folder, validity, uid)) if uid else None,
-        )
-
     async def _mark_answered(self, account: AccountConfig, mid: MessageId) -> bool | None:
         if not account.write_enabled:
             return None
         try:
-            return await self.service.pools.get(account.id).run(
-                lambda c: jobs.mark_answered(c, mid),
-                action="setting \\Answered",
-                mailbox=mid.mailbox,
-                write=True,
-            )
+            async with write_guard(
+                self.service, account.id, [mid.mailbox], "mark_answered", message_id=str(mid)
+            ):
+                return await self.service.pools.get(account.id).run(
+                    lambda c: jobs.mark_answered(c, mid),
+                    action="setting \\Answered",
+                    mailbox=mid.mailbox,
+                    write=True,
+                )
         except MailError:
             return False

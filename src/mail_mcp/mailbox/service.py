@@ -7,6 +7,7 @@ from mail_mcp.errors import NotFound
 from mail_mcp.ids import MessageId
 from mail_mcp.imap.pool import Pools
 from mail_mcp.mailbox.folders import FolderCache
+from mail_mcp.mailbox.locks import WriteLocks
 
 
 class MailService:
@@ -14,6 +15,7 @@ class MailService:
         self.settings = settings
         self.pools = Pools(settings.accounts)
         self.folders = FolderCache(self.pools)
+        self.write_locks = WriteLocks()
 
     def account(self, account_id: str | None) -> AccountConfig:
         account_id = account_id or self.settings.default_account

@@ -21,7 +21,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, localtime
 
 from mail_mcp.errors import InvalidInput
-from mail_mcp.mime.addresses import ADDRESS_RE, HEADER_UNSAFE
+from mail_mcp.mime.addresses import ADDRESS_RE, HEADER_UNSAFE, ascii_domain
 
 POLICY = SMTP.clone(cte_type="7bit")
 POLICY_UTF8 = SMTPUTF8.clone(cte_type="7bit")
@@ -92,10 +92,10 @@ def _mailbox(name: str | None, addr: str, field: str, text: str) -> Mailbox:
     local, domain = addr.split("@")
     if local.isascii() and not domain.isascii():
         try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
+            domain = ascii_domain(domain)
+        except ValueError as exc:
             raise InvalidInput(
-                f"{field}: the domain of {text!r} is not a valid host name", field=field
+                f"{field}: the domain of {text!r} is not a valid host name ({exc})", field=field
             ) from None
     return Mailbox(f"{local}@{domain.lower()}", name or None)
 

@@ -10,14 +10,15 @@ import codecs
 import re
 from collections.abc import Iterable
 from email.utils import getaddresses
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class Address(TypedDict):
-    """One mailbox as shown to a caller."""
+    """One mailbox as shown to a caller; `incomplete` when the server's ENVELOPE held a placeholder."""
 
     name: str | None
     email: str
+    incomplete: NotRequired[bool]
 
 
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
@@ -25,7 +26,8 @@ _B64_CHUNKS = re.compile(rb"=+")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?(.*?)\?=")
 _FOLD = re.compile(r"\r?\n[ \t]+|\r\n|[\r\n]")
 _SURROGATES = re.compile("[\ud800-\udfff]")
-_MISSING_HOSTS = ("MISSING_DOMAIN", ".MISSING-HOST-NAME.")
+_MISSING_HOSTS = ("MISSING_DOMAIN", ".MISSING-HOST-NAME.", "SYNTAX_ERROR")
+_MISSING_MAILBOXES = ("MISSING_MAILBOX",)
 _QUOTE_NEEDED = re.compile(r'[()<>@,;:\\".\[\]]')
 
 _CHARSET_ALIASES = {
@@ -217,10 +219,13 @@ def _field(addr: Any, attr: str, index: int) -> Any:
     return value
 
 
-def envelope_addresses(addrs: Iterable[Any] | None) -> list[Address]:
+def envelope_addresses(addrs: Iterable[Any] | None, *, strict: bool = False) -> list[Address]:
     """Convert IMAP ENVELOPE address structures (imapclient `Address` or 4-tuples) to dicts.
 
-    Group markers (host is NIL) are skipped; their members are listed like any other address.
+    Group markers (host is NIL) are skipped; their members are listed like any other address. A placeholder
+    the server put in for what it could not parse (MISSING_DOMAIN, SYNTAX_ERROR, MISSING_MAILBOX) is never an
+    address: without `strict` the local part alone is kept (`From: root`); with it, email is "" and
+    `incomplete` is set, so the caller can parse the header itself (`parse_address_header`).
     """
     result: list[Address] = []
     for addr in addrs or ():
@@ -229,8 +234,16 @@ def envelope_addresses(addrs: Iterable[Any] | None) -> list[Address]:
             if mailbox is None or host is None:
                 continue
             local, domain = decode_header(mailbox), decode_header(host)
-            email = local if not domain or domain in _MISSING_HOSTS else f"{local}@{domain}"
             name = decode_header(_field(addr, "name", 0)) or None
+            if domain.upper() in _MISSING_HOSTS or local.upper() in _MISSING_MAILBOXES or not domain:
+                if strict:
+                    result.append({"name": name, "email": "", "incomplete": True})
+                    continue
+                if local.upper() in _MISSING_MAILBOXES:
+                    continue
+                email = local
+            else:
+                email = f"{local}@{domain}"
             result.append({"name": name, "email": email})
         except Exception:  # skip a malformed entry, keep the rest
             continue

@@ -1,6 +1,8 @@
 """HTML bodies: readable text for an agent (inscriptis) and a safe, tracking-free HTML (nh3).
 
-Both libraries are imported lazily, inside the functions, to keep start-up fast.
+Both libraries are imported lazily, inside the functions, to keep start-up fast. HTML nested deeper than
+`MAX_DEPTH` (which lxml would cut off and nh3 takes minutes over) or with more than `MAX_TAGS` tags is not
+given to them: a linear scan extracts its text instead, so every rendering stays within about a second.
 """
 
 from __future__ import annotations
@@ -14,11 +16,25 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u034f\u00ad\u180e]")
 _TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
 _BLANK_RUNS = re.compile(r"\n{3,}")
-_TAG = re.compile(r"<[^>]*>")
-_HIDDEN_BLOCKS = re.compile(r"<(script|style|head|title)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _IMG = re.compile(r'<img((?:\s+[^\s=>]+="[^"]*")*)\s*/?>')
 _ATTR = re.compile(r'([^\s=>]+)="([^"]*)"')
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpe?g|gif|webp);", re.IGNORECASE)
+_TAG_TOKEN = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^<>]*?(/?)>")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+MAX_DEPTH = 200
+MAX_TAGS = 50_000
+_VOID = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr",
+    "p", "li", "td", "th", "tr", "dt", "dd", "option", "optgroup", "thead", "tbody", "tfoot", "colgroup",
+}  # fmt: skip
+_HIDDEN_START = re.compile(r"<!--|<(script|style|head|title|template|svg|math)\b")
+_BLOCK_TAG = re.compile(
+    r"</?(?:address|article|aside|blockquote|br|dd|div|dl|dt|footer|form|h[1-6]|header|hr|li|main|nav|ol|p|pre"
+    r"|section|table|tr|ul)\b[^<>]*>",
+    re.IGNORECASE,
+)
+_CELL_TAG = re.compile(r"</?t[dh]\b[^<>]*>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"</?[A-Za-z!?][^<>]*>")
 
 _TAGS = {
     "a", "abbr", "b", "big", "blockquote", "br", "caption", "center", "cite", "code", "col", "colgroup",
@@ -67,11 +83,58 @@ def _annotate_links(tree: Any) -> None:
         anchor.tail = f" <{target}>" + (anchor.tail or "")
 
 
+def too_complex(html: str, max_tags: int | None = MAX_TAGS) -> bool:
+    """Nested deeper than MAX_DEPTH (end tags that HTML lets one leave out do not count) or over MAX_TAGS tags."""
+    if html.count("<") <= MAX_DEPTH:
+        return False
+    depth = tags = 0
+    for match in _TAG_TOKEN.finditer(html):
+        tags += 1
+        if max_tags is not None and tags > max_tags:
+            return True
+        name = match.group(2).lower()
+        if name in _VOID or match.group(3):
+            continue
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+    return False
+
+
+def _without_hidden(html: str) -> str:
+    """Comments and script/style/head/… blocks cut out, in one pass over the openings (unclosed: to the end)."""
+    lowered, kept, pos = html.translate(_ASCII_LOWER), [], 0
+    for match in _HIDDEN_START.finditer(lowered):
+        if match.start() < pos:
+            continue
+        kept.append(html[pos : match.start()])
+        closer = "-->" if match.group(0) == "<!--" else f"</{match.group(1)}"
+        end = lowered.find(closer, match.end())
+        pos = len(html) if end < 0 else lowered.find(">", end) + 1 or len(html)
+    kept.append(html[pos:])
+    return "".join(kept)
+
+
+def simple_text(html: str) -> str:
+    """Text of any HTML in linear time: tags dropped (block tags become line breaks, cells spaces), comments
+    and script/style/head skipped, entities decoded. The fallback when the full renderer cannot be used."""
+    if (cut := html.rfind("<")) > html.rfind(">"):  # a tag cut short, as a partial fetch leaves it
+        html = html[:cut]
+    text = _BLOCK_TAG.sub("\n", _without_hidden(html))
+    text = htmllib.unescape(_ANY_TAG.sub("", _CELL_TAG.sub(" ", text)))
+    return _tidy("\n".join(" ".join(line.split()) for line in text.split("\n")))
+
+
 def html_to_text(html: str) -> str:
     """Readable plain text: paragraphs, lists, table rows, links as `text <url>`; no script/style."""
     source = _CONTROL.sub("", _XML_DECL.sub("", html or "", count=1))
     if not source.strip():
         return ""
+    if too_complex(source):
+        return simple_text(source)
     try:
         from inscriptis.html_engine import Inscriptis
         from inscriptis.model.config import ParserConfig
@@ -80,9 +143,10 @@ def html_to_text(html: str) -> str:
         tree = document_fromstring(source)
         _annotate_links(tree)
         text = Inscriptis(tree, ParserConfig()).get_text()
-    except Exception:  # fall back to crude tag stripping rather than fail
-        text = htmllib.unescape(_TAG.sub(" ", _HIDDEN_BLOCKS.sub(" ", source)))
-    return _tidy(text)
+    except Exception:  # fall back to the simple extraction rather than fail
+        return simple_text(source)
+    text = _tidy(text)
+    return text if text.strip() or not (fallback := simple_text(source)) else fallback
 
 
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
@@ -110,6 +174,9 @@ def sanitize_html(html: str) -> str:
     """
     import nh3
 
+    if too_complex(html or "", max_tags=None):  # nh3 is quick on many tags, slow on deep nesting
+        paragraphs = simple_text(_CONTROL.sub("", html)).split("\n\n")
+        return "\n".join(f"<p>{htmllib.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs if p)
     cleaned = nh3.clean(
         _CONTROL.sub("", html or ""),
         tags=_TAGS,

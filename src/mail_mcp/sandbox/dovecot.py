@@ -9,6 +9,9 @@ ports, and removes everything again on `Sandbox.stop`::
         client = sb.connect("alice")             # logged in, STARTTLS, cert verified
         sb.deliver("alice@example.test", raw)    # via LMTP into alice's INBOX
 
+With ``root`` the mailboxes live in that directory and survive `Sandbox.stop` (UIDVALIDITY included), so
+message ids stay valid from one run to the next; `Sandbox.ensure_sample` seeds the sample only once there.
+
 It works as root (mail is owned by ``nobody``; Dovecot's ``dovecot``/``dovenull``
 system users run its internal and login processes) and as an ordinary user
 (everything runs as that user, no chroot).
@@ -16,18 +19,14 @@ system users run its internal and login processes) and as an ordinary user
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import pwd
 import re
 import secrets
 import shutil
 import smtplib
-import socket
 import ssl
 import subprocess
-import tempfile
 import time
 import weakref
 from collections.abc import Iterable, Sequence
@@ -38,21 +37,21 @@ from typing import Literal
 
 import imapclient
 
-from mail_mcp.sandbox import seed as sandbox_seed
+from mail_mcp.sandbox import rootdir
+from mail_mcp.sandbox import seed as _seed
+from mail_mcp.sandbox.certs import make_cert
 from mail_mcp.sandbox.dovecot_conf import HOST, render_config
+from mail_mcp.sandbox.ports import free_ports, greets
 from mail_mcp.sandbox.processes import (
     SandboxError,
     cleanup,
     descendants,
     ensure_folder,
     kill_group,
+    mail_ids,
 )
-from mail_mcp.sandbox.seed import SAMPLE_COUNTS, SAMPLE_FOLDERS, SAMPLE_SUBJECTS
 
 __all__ = [
-    "SAMPLE_COUNTS",
-    "SAMPLE_FOLDERS",
-    "SAMPLE_SUBJECTS",
     "Sandbox",
     "SandboxError",
     "SandboxUser",
@@ -120,6 +119,7 @@ class Sandbox:
         self.master_pid: int | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._created: list[Path] = []
+        self._lock: int | None = None
         self._finalizer: weakref.finalize | None = None  # type: ignore[type-arg]
 
     # ------------------------------------------------------------------ lifecycle
@@ -143,7 +143,7 @@ class Sandbox:
         try:
             self._prepare_files()
             for attempt in range(3):  # a free port may be taken between probing and binding
-                self._pick_ports()
+                self.imap_port, self.imaps_port, self.lmtp_port = free_ports(3)
                 self._write_config()
                 self._spawn(binary)
                 try:
@@ -173,6 +173,8 @@ class Sandbox:
         for path in reversed(self._created):
             shutil.rmtree(path, ignore_errors=True)
         self._created.clear()
+        rootdir.release(self._lock)
+        self._lock = None
 
     def _find_binary(self) -> str:
         if self._binary_arg is not None:
@@ -187,19 +189,16 @@ class Sandbox:
 
     def _prepare_files(self) -> None:
         if self._root_arg is None:
-            self.root = Path(tempfile.mkdtemp(prefix="mail-mcp-sandbox-"))
+            self.root = rootdir.temporary_root()
             self._created.append(self.root)
         else:
             self.root = self._root_arg.resolve()
-            self.root.mkdir(parents=True, exist_ok=True)
-        if re.search(r'[\s"\\#]', str(self.root)):
-            raise SandboxError(f"sandbox root path must not contain spaces, quotes or '#': {self.root}")
-        self.root.chmod(0o755)  # the mail user and Dovecot's internal users must traverse it
+        self._lock = rootdir.claim(self.root)
         self.log_path = self.root / "dovecot.log"
-        self.log_path.touch()
+        self.log_path.write_bytes(b"")  # this run's log only: start() looks for errors in it
         self.ca_cert_path = self.root / "cert.pem"
-        self._make_cert()
-        uid, gid = self._mail_ids()
+        make_cert(self.ca_cert_path, self.root / "key.pem")
+        uid, gid = mail_ids()
         lines = []
         for user in self.users.values():
             home = self.root / "home" / user.name
@@ -210,63 +209,6 @@ class Sandbox:
         passwd = self.root / "passwd"
         passwd.write_text("".join(lines))
         passwd.chmod(0o644)
-
-    def _make_cert(self) -> None:
-        assert self.root is not None and self.ca_cert_path is not None
-        openssl = shutil.which("openssl")
-        if openssl is None:
-            raise SandboxError("openssl CLI not found: install it with `sudo apt-get install openssl`")
-        cmd = [
-            openssl,
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            str(self.root / "key.pem"),
-            "-out",
-            str(self.ca_cert_path),
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,digitalSignature,keyCertSign",
-            "-addext",
-            "extendedKeyUsage=serverAuth",
-        ]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise SandboxError(f"openssl failed to create the sandbox certificate: {done.stderr.strip()}")
-
-    @staticmethod
-    def _mail_ids() -> tuple[int, int]:
-        """Numeric uid/gid owning the mail: Dovecot refuses uid 0, so root maps to nobody."""
-        if os.geteuid() != 0:
-            return os.getuid(), os.getgid()
-        with contextlib.suppress(KeyError):
-            entry = pwd.getpwnam("nobody")
-            return entry.pw_uid, entry.pw_gid
-        return 65534, 65534
-
-    def _pick_ports(self) -> None:
-        socks = []
-        try:
-            for _ in range(3):
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.bind((HOST, 0))
-                socks.append(s)
-            self.imap_port, self.imaps_port, self.lmtp_port = (s.getsockname()[1] for s in socks)
-        finally:
-            for s in socks:
-                s.close()
 
     def _write_config(self) -> None:
         assert self.root is not None and self.log_path is not None and self.ca_cert_path is not None
@@ -309,7 +251,7 @@ class Sandbox:
             if self._proc.poll() is not None:
                 raise SandboxError(f"Dovecot exited with status {self._proc.returncode}:\n{self.log_tail()}")
             for port, greeting in list(pending.items()):
-                if self._greets(port, greeting, tls=port == self.imaps_port):
+                if greets(port, greeting, self.ssl_context() if port == self.imaps_port else None):
                     del pending[port]
             if pending and time.monotonic() > deadline:
                 raise SandboxError(
@@ -318,15 +260,6 @@ class Sandbox:
                 )
             if pending:
                 time.sleep(0.05)
-
-    def _greets(self, port: int, greeting: bytes, tls: bool) -> bool:
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as raw:
-                sock = self.ssl_context().wrap_socket(raw, server_hostname=HOST) if tls else raw
-                with sock:
-                    return sock.recv(256).startswith(greeting)
-        except OSError:  # includes ssl.SSLError and timeouts
-            return False
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None
@@ -412,39 +345,27 @@ class Sandbox:
 
         ``size_hint`` is the average body size in bytes (actual sizes vary by about ±60 %).
         """
-        client = self.connect(user)
-        try:
-            ensure_folder(client, folder)
-            chunk: list[dict[str, object]] = []
-            for raw, when, flags in sandbox_seed.generate_bulk(count, size_hint=size_hint, seed=seed):
-                chunk.append({"msg": raw, "flags": flags, "date": when})
-                if len(chunk) >= batch:
-                    client.multiappend(folder, chunk)
-                    chunk = []
-            if chunk:
-                client.multiappend(folder, chunk)
-        finally:
-            client.logout()
-        return count
+        with self.connect(user) as client:
+            return _seed.seed_bulk(client, folder, count, size_hint=size_hint, batch=batch, seed=seed)
 
     def seed_sample(self, user: str = "alice") -> dict[str, int]:
         """Seed the realistic sample mailbox (`SAMPLE_FOLDERS`, `SAMPLE_SUBJECTS`); returns `SAMPLE_COUNTS`.
 
-        Call it once per user: a second call appends the same messages again.
+        Call it once per user: a second call appends the same messages again (see `ensure_sample`).
         """
         address = self._user(user).address
-        client = self.connect(user)
-        try:
-            for folder in SAMPLE_FOLDERS:
-                ensure_folder(client, folder)
-            by_folder: dict[str, list[dict[str, object]]] = {}
-            for folder, raw, flags, when in sandbox_seed.build_sample(address):
-                by_folder.setdefault(folder, []).append({"msg": raw, "flags": flags, "date": when})
-            for folder, msgs in by_folder.items():
-                client.multiappend(folder, msgs)
-        finally:
-            client.logout()
-        return dict(SAMPLE_COUNTS)
+        with self.connect(user) as client:
+            return _seed.seed_sample(client, address)
+
+    def ensure_sample(self, user: str = "alice") -> bool:
+        """Seed the sample mailbox unless this sandbox's root already holds it; True when it seeded now."""
+        assert self.root is not None
+        done = self.root / f"seeded-{self._user(user).name}"
+        if done.exists():
+            return False
+        self.seed_sample(user)
+        done.touch()
+        return True
 
     def env(
         self, user: str = "alice", account: str = "default", security: Security = "starttls"
@@ -461,4 +382,5 @@ class Sandbox:
             prefix + "PASS": creds.password,
             prefix + "SECURITY": security,
             prefix + "CA_FILE": str(self.ca_cert_path),
+            prefix + "ADDRESS": creds.address,
         }

@@ -10,9 +10,10 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from mail_mcp.sandbox.ports import HOST
 from mail_mcp.sandbox.processes import first_user, group_of
 
-HOST = "127.0.0.1"
+__all__ = ["HOST", "SPECIAL_USE", "render_config"]
 SPECIAL_USE = {
     "Sent": "\\Sent",
     "Drafts": "\\Drafts",

@@ -34,6 +34,23 @@ def first_user(*names: str) -> str:
     raise SandboxError(f"none of the system users {names} exists; Dovecot needs one for internal processes")
 
 
+def mail_ids() -> tuple[int, int]:
+    """Numeric uid/gid owning the mail: Dovecot refuses uid 0, so root maps to nobody."""
+    if os.geteuid() != 0:
+        return os.getuid(), os.getgid()
+    with contextlib.suppress(KeyError):
+        entry = pwd.getpwnam("nobody")
+        return entry.pw_uid, entry.pw_gid
+    return 65534, 65534
+
+
+def closed_parent(path: Path) -> Path | None:
+    """As root, the first parent of ``path`` that other users cannot enter (Dovecot's users must), else None."""
+    if os.geteuid() != 0:
+        return None
+    return next((p for p in reversed(path.parents) if not p.stat().st_mode & 0o001), None)
+
+
 def group_of(user: str) -> str:
     gid = pwd.getpwnam(user).pw_gid
     try:

@@ -1,8 +1,9 @@
 """Running and stopping like a good process, whatever the transport.
 
 Every transport shares the one `MailService` (and its IMAP pools) the CLI created: nothing is opened in an SDK
-lifespan (which runs per connection under SSE). SIGTERM / SIGINT / stdin EOF: stop serving, log out of IMAP
-within `LOGOUT_BUDGET` seconds, return 0.
+lifespan (which runs per connection under SSE). SIGTERM / SIGINT / stdin EOF: stop serving, cancel the calls in flight
+(their IMAP sockets are shut down, so no worker thread waits for a stalled server; a write cut this way is audited
+as unknown), log out of the idle IMAP connections within `LOGOUT_BUDGET` seconds, return 0.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ async def _main(server: MCPServer, service: MailService, web: HttpServer | None)
             await service.close()
         if budget.cancelled_caught:
             log.warning("IMAP logout took longer than %.1fs; closing anyway", LOGOUT_BUDGET)
+        service.pools.abort()  # whatever is still open or busy: shut its socket so no worker thread lingers
         log.info("stopped")
         sys.stderr.flush()
 

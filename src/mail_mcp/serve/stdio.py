@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger("mail_mcp.transport")
+EOF_GRACE = 0.5  # seconds calls still running at stdin EOF may take to answer before they are cancelled
 
 
 class _Lines:
@@ -67,6 +68,7 @@ async def serve_stdio(server: MCPServer) -> None:
 
     send, receive = anyio.create_memory_object_stream[str](16)
     token = anyio.lowlevel.current_token()
+    stdin_closed = anyio.Event()
 
     with _claim_stdin() as fd:
 
@@ -80,11 +82,24 @@ async def serve_stdio(server: MCPServer) -> None:
             finally:
                 with contextlib.suppress(Exception):
                     anyio.from_thread.run_sync(send.close, token=token)
+                with contextlib.suppress(Exception):
+                    anyio.from_thread.run_sync(stdin_closed.set, token=token)
 
         threading.Thread(target=pump, name="mail-mcp stdin", daemon=True).start()
         async with receive, stdio_server(stdin=_Lines(receive)) as (read_stream, write_stream):  # type: ignore[arg-type]
             lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async drives; it takes no stdin
-            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+            async with anyio.create_task_group() as tg:
+
+                async def cut_off() -> None:
+                    """At EOF the SDK waits for every running call: give them a moment, then cancel them."""
+                    await stdin_closed.wait()
+                    await anyio.sleep(EOF_GRACE)
+                    log.info("stdin closed with calls still running: cancelling them")
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(cut_off)
+                await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+                tg.cancel_scope.cancel()
     log.info("stdin closed: shutting down")
 
 

@@ -10,3 +10,8 @@ from mcp.server import MCPServer
 def registered_tool(server: MCPServer[Any], name: str) -> Any | None:
     """The SDK's record of a registered tool (its parameters and output schema can be replaced), or None."""
     return server._tool_manager.get_tool(name)
+
+
+def registered_prompt(server: MCPServer[Any], name: str) -> Any | None:
+    """The SDK's record of a registered prompt (name, arguments with `required`), or None."""
+    return server._prompt_manager.get_prompt(name)

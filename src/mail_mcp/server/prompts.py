@@ -2,7 +2,7 @@
 
 Each prompt is a short plan that names the tools to call. It is rendered when asked for, from the tools the
 server has at that moment, so it never tells the model to call a write or send tool that is switched off.
-No resources: the tools already return everything a `mail://` resource would, with paging and limits.
+The only resources are the `mail://` attachment links that get_attachment returns (server/resources.py).
 """
 
 from __future__ import annotations

@@ -38,70 +38,60 @@ DRAFT_TOOLS = ("save_draft", "update_draft")
 
 Addresses = Annotated[
     list[Annotated[str, Field(max_length=500)]],
-    Field(
-        description='Addresses, one per item: "name@example.com" or "Name <name@example.com>".',
-        max_length=100,
-    ),
+    Field(description='One address per item: "a@example.com" or "Name <a@example.com>".', max_length=100),
+]
+MoreAddresses = Annotated[
+    list[Annotated[str, Field(max_length=500)]], Field(description="As to.", max_length=100)
 ]
 Subject = Annotated[
     str | None,
     Field(
-        description="Subject line. Replies and forwards default to the original's "
-        "with Re: / Fwd: added once.",
+        description="Replies and forwards default to the original's, with Re: / Fwd:.",
         max_length=998,
     ),
 ]
 BodyText = Annotated[
     str,
     Field(
-        description="The message text (plain text). Forwards append the original below it.",
+        description="Plain text; a reply or forward quotes the original below it.",
         max_length=2_000_000,
     ),
 ]
-BodyHtml = Annotated[
-    str | None, Field(description="Optional HTML version of the same text.", max_length=4_000_000)
-]
+BodyHtml = Annotated[str | None, Field(description="HTML version of the same text.", max_length=4_000_000)]
 Attachments = Annotated[
     list[AttachmentSpec],
     Field(
-        description="Files to attach: each a path inside the server's attachment directory, or base64 content with a "
-        "filename. The total is capped (MAIL_SMTP_MAX_ATTACHMENT_BYTES).",
+        description="Files to attach (total capped by MAIL_SMTP_MAX_ATTACHMENT_BYTES).",
         max_length=50,
     ),
 ]
 ReplyTo = Annotated[
     str | None,
     Field(
-        description="Message id (imap:...) to reply to: sets In-Reply-To/References, "
-        "Re: subject, and `to` defaults to its Reply-To or From.",
+        description="Message id to reply to (threaded; `to` defaults to its Reply-To or From).",
         max_length=1200,
     ),
 ]
-ReplyAll = Annotated[
-    bool, Field(description="With reply_to_id: also copy the original's To and Cc recipients.")
-]
+ReplyAll = Annotated[bool, Field(description="With reply_to_id: also to the original's To and Cc.")]
 ForwardId = Annotated[
     str | None,
     Field(
-        description="Message id (imap:...) to forward: Fwd: subject, its text quoted "
-        "below body_text, its attachments included.",
+        description="Message id to forward, with its attachments.",
         max_length=1200,
     ),
 ]
 IdempotencyKey = Annotated[
     str | None,
     Field(
-        description="Any unique string for this message. Calling again with the same key returns the first result "
-        "instead of sending twice (also across restarts, via the Message-ID in Sent). Use one when retrying.",
+        description="Any unique string: a retry with the same key returns the first result instead of sending "
+        "again (across restarts too).",
         min_length=1,
         max_length=200,
     ),
 ]
 DraftId = Annotated[
     str,
-    Field(
-        description="A draft id from save_draft or update_draft (imap:<account>:Drafts:...).", max_length=1200
-    ),
+    Field(description="A draft id (imap:...) from save_draft or update_draft.", max_length=1200),
 ]
 
 
@@ -167,8 +157,7 @@ def register(server: MCPServer, service: MailService) -> None:
     AccountParam = Annotated[
         str | None,
         Field(
-            description=f"Account id; one of: {ids}. Leave out for {settings.default_account!r}, or for the account of "
-            "reply_to_id / forward_id.",
+            description=f"One of: {ids}. Default: that of reply_to_id / forward_id, else {settings.default_account!r}.",
             max_length=64,
         ),
     ]
@@ -239,8 +228,8 @@ def register(server: MCPServer, service: MailService) -> None:
             *,
             account: AccountParam = None,
             to: Addresses = [],  # noqa: B006 - pydantic copies defaults
-            cc: Addresses = [],  # noqa: B006
-            bcc: Addresses = [],  # noqa: B006
+            cc: MoreAddresses = [],  # noqa: B006
+            bcc: MoreAddresses = [],  # noqa: B006
             subject: Subject = None,
             body_text: BodyText = "",
             body_html: BodyHtml = None,
@@ -252,12 +241,9 @@ def register(server: MCPServer, service: MailService) -> None:
             ctx: Context,
             confirm: Annotated[ElicitationResult[Confirm], Resolve(confirm_send)],
         ) -> ToolResult[SendResult]:
-            """Send an e-mail now: a new message, a reply (reply_to_id; threaded, the original quoted below your
-            text) or a forward (forward_id; the original and its attachments included). The person may be
-            asked to confirm first; if they decline, nothing is sent. Recipients may be restricted by the owner.
-            Pass an idempotency_key when you might retry, so the message can never go out twice. Status `unknown`
-            means the connection broke mid-send: do not resend without asking. To let a person review first, use
-            save_draft instead."""
+            """Send an e-mail now: new, a reply (reply_to_id) or a forward (forward_id). The person may be asked
+            to confirm; declined sends nothing. Status unknown: the connection broke mid-send, do not resend
+            without asking. Use save_draft to let a person review it first."""
             req = request(**locals())
             if not accepted(confirm):
                 result = sending.declined(account, {"subject": subject, "to": to, "cc": cc, "bcc": bcc})
@@ -271,8 +257,8 @@ def register(server: MCPServer, service: MailService) -> None:
             ctx: Context,
             confirm: Annotated[ElicitationResult[Confirm], Resolve(confirm_draft)],
         ) -> ToolResult[SendResult]:
-            """Send a draft saved with save_draft (or one in the Drafts folder) as it is now, then remove it from
-            Drafts. The person may be asked to confirm first. Sending the same draft twice sends it once."""
+            """Send a draft as it is now, then remove it from Drafts. The person may be asked to confirm.
+            Sending the same draft twice sends it once."""
             if not accepted(confirm):
                 result = sending.declined(_owner(draft_id), {"draft_id": draft_id})
             else:
@@ -285,8 +271,8 @@ def register(server: MCPServer, service: MailService) -> None:
         async def save_draft(
             account: AccountParam = None,
             to: Addresses = [],  # noqa: B006
-            cc: Addresses = [],  # noqa: B006
-            bcc: Addresses = [],  # noqa: B006
+            cc: MoreAddresses = [],  # noqa: B006
+            bcc: MoreAddresses = [],  # noqa: B006
             subject: Subject = None,
             body_text: BodyText = "",
             body_html: BodyHtml = None,
@@ -295,9 +281,8 @@ def register(server: MCPServer, service: MailService) -> None:
             reply_all: ReplyAll = False,
             forward_id: ForwardId = None,
         ) -> ToolResult[DraftResult]:
-            """Save a message to the Drafts folder for a person to review, edit and send from their mail program
-            (or for send_draft later). Same composition as send_message, including replies and forwards; nothing
-            is sent."""
+            """Save a message in Drafts for a person to review and send (or for send_draft). Composed like
+            send_message; nothing is sent."""
             result = await drafts.save_draft(request(**locals()))
             return ToolResult(
                 summary=f"draft saved in {result.mailbox}: {result.subject!r}", data=result, meta=meta()
@@ -308,8 +293,8 @@ def register(server: MCPServer, service: MailService) -> None:
             draft_id: DraftId,
             account: AccountParam = None,
             to: Addresses = [],  # noqa: B006
-            cc: Addresses = [],  # noqa: B006
-            bcc: Addresses = [],  # noqa: B006
+            cc: MoreAddresses = [],  # noqa: B006
+            bcc: MoreAddresses = [],  # noqa: B006
             subject: Subject = None,
             body_text: BodyText = "",
             body_html: BodyHtml = None,
@@ -318,7 +303,7 @@ def register(server: MCPServer, service: MailService) -> None:
             reply_all: ReplyAll = False,
             forward_id: ForwardId = None,
         ) -> ToolResult[DraftResult]:
-            """Replace a draft with new content: give the complete message again (fields left out are not kept).
-            The new draft is saved first, then the old one is deleted; use the returned draft_id from now on."""
+            """Replace a draft: give the whole message again (fields left out are not kept). The new draft is saved,
+            then the old one deleted; use the returned draft_id from now on."""
             result = await drafts.save_draft(request(**locals()), replaces=draft_id)
             return ToolResult(summary=f"draft replaced: {result.subject!r}", data=result, meta=meta())

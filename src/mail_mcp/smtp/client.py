@@ -2,9 +2,10 @@
 
 One connection per message: connect with implicit TLS or STARTTLS (certificates always verified; `plain` only
 to a loopback host, enforced by the configuration), AUTH when the server offers it, MAIL FROM, one RCPT per
-recipient (each refusal kept with its reply), DATA. A failure before DATA is an error and nothing was sent. A lost
-connection or a timeout once DATA has begun is `unknown`: the server may have accepted the message, so it is
-reported as such and never retried here.
+recipient (each refusal kept with its reply), DATA. A failure before DATA is an error and nothing was sent.
+Once DATA has begun, only a well-formed 4xx/5xx refusal means nothing was sent; anything else (a reset, a
+timeout, a malformed reply) is `unknown`: the server may have accepted the message, so it is reported as such
+and never retried here.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import anyio.to_thread
 
 from mail_mcp.config.models import SmtpConfig
 from mail_mcp.errors import AuthFailed, ConnectionFailed, MailError, ServerError, Timeout, Unsupported
+from mail_mcp.net.proxy import open_socket_async
+from mail_mcp.smtp.login import authenticate
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +83,13 @@ def _connect_error(cfg: SmtpConfig, exc: BaseException) -> MailError:
 
 async def _open(cfg: SmtpConfig) -> aiosmtplib.SMTP:
     hostname = await anyio.to_thread.run_sync(_local_hostname)
+    sock = None  # through the account's proxy, when it has one (ConnectionFailed/Timeout name the proxy)
+    if cfg.proxy is not None:
+        sock = await open_socket_async(cfg.proxy, cfg.host, cfg.effective_port, cfg.timeout)
     client = aiosmtplib.SMTP(
         hostname=cfg.host,
-        port=cfg.effective_port,
+        port=None if sock is not None else cfg.effective_port,
+        sock=sock,
         timeout=cfg.timeout,
         use_tls=cfg.security == "tls",
         start_tls=cfg.security == "starttls",
@@ -103,8 +110,10 @@ async def _open(cfg: SmtpConfig) -> aiosmtplib.SMTP:
     try:
         if client.is_ehlo_or_helo_needed:  # extensions are known only after EHLO (STARTTLS did one already)
             await client.ehlo()
-        if client.supports_extension("auth"):
-            await client.login(cfg.user, cfg.password.get_secret_value())
+        await authenticate(client, cfg)
+    except MailError:
+        client.close()
+        raise
     except aiosmtplib.SMTPAuthenticationError as exc:
         client.close()
         raise AuthFailed(
@@ -122,13 +131,19 @@ async def submit(
 ) -> Submission:
     """Send `data` to `recipients`; raises a MailError when nothing was sent."""
     client = await _open(cfg)
+    polite = False
     try:
-        return await _transaction(cfg, client, sender, recipients, data, smtputf8)
+        submission = await _transaction(cfg, client, sender, recipients, data, smtputf8)
+        polite = submission.status == "sent"
+        return submission
     finally:
         if client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
+            if polite:  # after an unknown outcome the conversation is out of step: just hang up
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    client.close()
+            else:
                 client.close()
 
 
@@ -182,13 +197,18 @@ async def _transaction(
     try:
         response = await client.data(data)
     except aiosmtplib.SMTPDataError as exc:
-        raise ServerError(
-            f"the SMTP server rejected the message ({exc.code} {exc.message[:200]}); nothing was sent",
-            code=exc.code,
-        ) from None
-    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError, TimeoutError) as exc:
-        log.warning(
-            "SMTP %s: connection lost during DATA (%s); outcome unknown", _where(cfg), type(exc).__name__
-        )
-        return Submission("unknown", accepted, refused, f"connection lost during DATA ({type(exc).__name__})")
+        if 400 <= exc.code < 600:  # a well-formed refusal: the server did not take the message
+            raise ServerError(
+                f"the SMTP server rejected the message ({exc.code} {exc.message[:200]}); nothing was sent",
+                code=exc.code,
+            ) from None
+        return _unknown(cfg, accepted, refused, f"unexpected reply {exc.code} {exc.message[:100]}")
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        # A reset, a timeout, a malformed or missing reply: the server may have taken the message.
+        return _unknown(cfg, accepted, refused, f"{type(exc).__name__}: {str(exc)[:100]}")
     return Submission("sent", accepted, refused, f"{response.code} {response.message[:200]}")
+
+
+def _unknown(cfg: SmtpConfig, accepted: list[str], refused: list[Refusal], what: str) -> Submission:
+    log.warning("SMTP %s: DATA failed (%s); outcome unknown", _where(cfg), what)
+    return Submission("unknown", accepted, refused, f"no clear answer once DATA had begun ({what})")

@@ -31,15 +31,12 @@ import pytest
 from imapclient.exceptions import LoginError  # type: ignore[import-untyped,unused-ignore]
 from pydantic import SecretStr
 
-from mail_mcp.auth.flows import DEVICE_CODE_GRANT, DeviceCode, LoginResult, device_code_login, loopback_login
-from mail_mcp.auth.oauth import (
-    OAuthEndpointError,
-    TokenSource,
-    oauthbearer_string,
-    pick_sasl_mechanism,
-    xoauth2_string,
-)
+from mail_mcp.auth.endpoint import OAuthEndpointError
+from mail_mcp.auth.flows import DEVICE_CODE_GRANT, DeviceCode, LoginResult, device_code_login
+from mail_mcp.auth.loopback import loopback_login
+from mail_mcp.auth.oauth import TokenSource
 from mail_mcp.auth.providers import GOOGLE, MICROSOFT, check_endpoint_url, microsoft, resolve_provider
+from mail_mcp.auth.sasl import oauthbearer_string, pick_sasl_mechanism, xoauth2_string
 from mail_mcp.errors import AuthFailed, ConfigError, ConnectionFailed, MailError, Timeout
 from mail_mcp.sandbox import Sandbox
 

@@ -132,7 +132,8 @@ def _account(settings: Settings, account_id: str) -> AccountConfig:
 
 
 def _login(account: AccountConfig, io: Console) -> int:
-    from mail_mcp.auth.flows import device_code_login, loopback_login
+    from mail_mcp.auth.flows import device_code_login
+    from mail_mcp.auth.loopback import loopback_login
 
     tokens = account.oauth
     if account.auth != "oauth2" or tokens is None:

@@ -18,7 +18,7 @@ def _read_secret(prompt: str) -> str:
 
 
 def _open_browser(url: str) -> bool:
-    from mail_mcp.auth.flows import default_open_browser
+    from mail_mcp.auth.loopback import default_open_browser
 
     return default_open_browser(url)
 

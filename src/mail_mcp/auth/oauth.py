@@ -1,4 +1,4 @@
-"""OAuth2 access tokens for IMAP/SMTP logins: `TokenSource` and the SASL XOAUTH2 / OAUTHBEARER strings.
+"""OAuth2 access tokens for IMAP/SMTP logins: `TokenSource` and the token endpoint (the SASL strings: auth/sasl.py).
 
 A `TokenSource` belongs to one account. It hands out a current access token, exchanging the refresh token
 (RFC 6749 §6) when the cached one expires within a margin, or runs a command that prints a token. One lock makes
@@ -12,44 +12,30 @@ repr made here contains one.
 from __future__ import annotations
 
 import logging
-import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal, TypeVar
 
 import anyio.to_thread
-import httpx2
-from authlib.common.errors import AuthlibBaseError  # type: ignore[import-untyped,unused-ignore]
-from authlib.integrations.httpx_client import OAuth2Client  # type: ignore[import-untyped,unused-ignore]
 from pydantic import SecretStr
 
+from mail_mcp.auth.endpoint import DEFAULT_LIFETIME, OAuthEndpointError, Verify, lifetime, request_token
 from mail_mcp.auth.providers import check_endpoint_url
-from mail_mcp.errors import AuthFailed, ConfigError, ConnectionFailed, MailError, ServerError, Timeout
+from mail_mcp.errors import AuthFailed, ConfigError, MailError, Timeout
 
 __all__ = [
-    "OAuthEndpointError",
     "TokenSource",
-    "Verify",
     "login_hint",
-    "oauthbearer_string",
-    "pick_sasl_mechanism",
-    "request_token",
-    "xoauth2_string",
 ]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Verify = bool | str | ssl.SSLContext
-"""TLS verification for the token endpoint, as httpx2 takes it: True, False, a CA file path or an SSLContext."""
 
 Command = str | Sequence[str]
 DEFAULT_MARGIN = 60.0
-DEFAULT_LIFETIME = 3600.0
-MAX_DESCRIPTION = 300
 
 
 def login_hint(account_id: str) -> str:
@@ -61,165 +47,6 @@ def _secret(value: SecretStr | str | None) -> SecretStr | None:
     if value is None or isinstance(value, SecretStr):
         return value
     return SecretStr(value)
-
-
-# ---------------------------------------------------------------------------------------------- SASL strings
-
-
-def _check_sasl_part(name: str, value: str) -> None:
-    if not value or any(ch in value for ch in "\x00\x01\r\n"):
-        raise ValueError(f"{name} is empty or contains a control character")
-
-
-def xoauth2_string(user: str, token: str) -> bytes:
-    """The SASL XOAUTH2 initial response ``user=<user>^Aauth=Bearer <token>^A^A`` (not yet base64-encoded).
-
-    imaplib/imapclient and aiosmtplib base64-encode it themselves.
-    """
-    _check_sasl_part("user", user)
-    _check_sasl_part("token", token)
-    return f"user={user}\x01auth=Bearer {token}\x01\x01".encode()
-
-
-def oauthbearer_string(user: str, token: str, host: str, port: int) -> bytes:
-    """The RFC 7628 OAUTHBEARER initial client response (GS2 header with authzid, host, port, bearer token)."""
-    _check_sasl_part("user", user)
-    _check_sasl_part("token", token)
-    _check_sasl_part("host", host)
-    if not 0 < port < 65536:
-        raise ValueError("port must be between 1 and 65535")
-    authzid = user.replace("=", "=3D").replace(",", "=2C")
-    return f"n,a={authzid},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01".encode()
-
-
-def pick_sasl_mechanism(offered: Iterable[str | bytes]) -> Literal["XOAUTH2", "OAUTHBEARER"] | None:
-    """XOAUTH2 when offered, else OAUTHBEARER when offered, else None.
-
-    ``offered`` is IMAP capabilities (``AUTH=XOAUTH2``) or the SMTP EHLO AUTH list (``xoauth2``).
-    """
-    names = set()
-    for item in offered:
-        text = item.decode("ascii", "replace") if isinstance(item, bytes) else item
-        names.add(text.upper().removeprefix("AUTH="))
-    if "XOAUTH2" in names:
-        return "XOAUTH2"
-    if "OAUTHBEARER" in names:
-        return "OAUTHBEARER"
-    return None
-
-
-# ------------------------------------------------------------------------------------------ token endpoint
-
-
-class OAuthEndpointError(AuthFailed):
-    """The token endpoint refused a request with an RFC 6749 §5.2 error; `error` is its code."""
-
-    def __init__(self, message: str, *, error: str, **details: Any) -> None:
-        super().__init__(message, oauth_error=error, **details)
-        self.error = error
-
-
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    for value in secrets:
-        if value:
-            text = text.replace(value, "***")
-    return text[:MAX_DESCRIPTION]
-
-
-def _client(
-    client_id: str,
-    client_secret: SecretStr | None,
-    scope: str | None,
-    timeout: float,
-    verify: Verify,
-    **kwargs: Any,
-) -> Any:
-    return OAuth2Client(
-        client_id=client_id,
-        client_secret=client_secret.get_secret_value() if client_secret is not None else None,
-        scope=scope,
-        timeout=timeout,
-        verify=verify,
-        **kwargs,
-    )
-
-
-def request_token(
-    call: Callable[[Any], Any],
-    *,
-    client_id: str,
-    client_secret: SecretStr | None = None,
-    scope: str | None = None,
-    url: str,
-    fix: str,
-    secrets: Iterable[str] = (),
-    timeout: float = 30.0,
-    verify: Verify = True,
-    client_kwargs: Mapping[str, Any] | None = None,
-    expect_token: bool = True,
-) -> dict[str, Any]:
-    """Run ``call(client)`` on a fresh Authlib ``OAuth2Client`` and return the token response it parses.
-
-    Failures become project errors without secrets: an OAuth error answer is `OAuthEndpointError` (its message
-    ends with ``fix``), another 4xx is `AuthFailed`, 5xx/429 and network failures are `ConnectionFailed`, a
-    time-out is `Timeout`, a reply that is not a token is `ServerError`. ``secrets`` are blanked out of any
-    text the endpoint sent back. With ``expect_token=False`` any JSON object is accepted (e.g. a device
-    authorization response).
-    """
-    host = urlsplit(url).netloc
-    hidden = [*secrets, *([client_secret.get_secret_value()] if client_secret is not None else [])]
-    failure: MailError | None = None
-    token: Any = None
-    try:
-        with _client(client_id, client_secret, scope, timeout, verify, **(client_kwargs or {})) as client:
-            token = call(client)
-    except AuthlibBaseError as exc:
-        error = _redact(str(exc.error or "oauth_error"), hidden)
-        described = f"{error}: {_redact(str(exc.description), hidden)}" if exc.description else error
-        failure = OAuthEndpointError(
-            f"The OAuth token endpoint {host} refused the request ({described}). {fix}", error=error
-        )
-    except httpx2.HTTPStatusError as exc:
-        status = exc.response.status_code
-        if status >= 500 or status == 429:
-            failure = ConnectionFailed(
-                f"The OAuth token endpoint {host} is unavailable (HTTP {status}); try again later.",
-                status=status,
-            )
-        else:
-            failure = AuthFailed(
-                f"The OAuth token endpoint {host} answered HTTP {status}. {fix}", status=status
-            )
-    except httpx2.TimeoutException:
-        failure = Timeout(f"The OAuth token endpoint {host} did not answer in time; try again later.")
-    except httpx2.TransportError as exc:
-        failure = ConnectionFailed(
-            f"Cannot reach the OAuth token endpoint {host} "
-            f"({type(exc).__name__}: {_redact(str(exc), hidden)})."
-        )
-    except ValueError:
-        failure = ServerError(f"The OAuth token endpoint {host} sent no JSON token response; check its URL.")
-    if failure is not None:
-        raise failure
-    if not isinstance(token, Mapping):
-        raise ServerError(f"The OAuth endpoint {host} sent no JSON object.")
-    if not expect_token:
-        return dict(token)
-    if not isinstance(token.get("access_token"), str) or not token["access_token"]:
-        raise ServerError(f"The OAuth token endpoint {host} answered without an access_token.")
-    token_type = str(token.get("token_type", "Bearer"))
-    if token_type.lower() != "bearer":
-        raise ServerError(
-            f"The OAuth token endpoint {host} issued a {token_type!r} token, not a Bearer token."
-        )
-    return dict(token)
-
-
-def _lifetime(token: Mapping[str, Any], default: float) -> float:
-    try:
-        return max(0.0, float(token["expires_in"]))
-    except (KeyError, TypeError, ValueError):
-        return default
 
 
 # --------------------------------------------------------------------------------------------- TokenSource
@@ -421,8 +248,8 @@ class TokenSource:
         except MailError as exc:
             exc.details.setdefault("account", self.account_id)
             raise
-        lifetime = _lifetime(token, DEFAULT_LIFETIME)
-        self._store_access(token["access_token"], lifetime, margin=min(self.margin, lifetime / 2))
+        seconds = lifetime(token, DEFAULT_LIFETIME)
+        self._store_access(token["access_token"], seconds, margin=min(self.margin, seconds / 2))
         rotated = token.get("refresh_token")
         if isinstance(rotated, str) and rotated and rotated != refresh.get_secret_value():
             self._refresh_token = SecretStr(rotated)
@@ -441,7 +268,7 @@ class TokenSource:
         log.debug(
             "account %s: refreshed the OAuth access token (valid %.0f s, refresh #%d)",
             self.account_id,
-            lifetime,
+            seconds,
             self._refreshes,
         )
 

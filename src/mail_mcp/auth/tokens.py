@@ -30,7 +30,8 @@ from mail_mcp.auth.store import describe_store, open_store
 from mail_mcp.errors import AuthFailed
 
 if TYPE_CHECKING:  # the OAuth machinery (Authlib, httpx2) loads at the first OAuth login, not at start-up
-    from mail_mcp.auth.oauth import OAuthEndpointError, TokenSource, Verify
+    from mail_mcp.auth.endpoint import OAuthEndpointError, Verify
+    from mail_mcp.auth.oauth import TokenSource
 
 __all__ = ["AccountTokens"]
 
@@ -108,7 +109,7 @@ class AccountTokens:
 
     def call(self, attempt: Callable[[str], T], is_auth_failure: Callable[[BaseException], bool]) -> T:
         """``attempt(token)``, once more with a fresh token when the server refuses the first (blocking)."""
-        from mail_mcp.auth.oauth import OAuthEndpointError
+        from mail_mcp.auth.endpoint import OAuthEndpointError
 
         try:
             return self.source().call_with_token(attempt, is_auth_failure)
@@ -120,7 +121,7 @@ class AccountTokens:
         self, attempt: Callable[[str], Awaitable[T]], is_auth_failure: Callable[[BaseException], bool]
     ) -> T:
         """`call` for asyncio code (SMTP); token endpoint and store calls run in a worker thread."""
-        from mail_mcp.auth.oauth import OAuthEndpointError
+        from mail_mcp.auth.endpoint import OAuthEndpointError
 
         source = await anyio.to_thread.run_sync(self.source)
         try:

@@ -18,7 +18,8 @@ def login(client: IMAPClient, account: AccountConfig, port: int) -> None:
         assert account.password is not None
         client.login(account.user, account.password.get_secret_value())
         return
-    from mail_mcp.auth.oauth import login_hint, oauthbearer_string, pick_sasl_mechanism, xoauth2_string
+    from mail_mcp.auth.oauth import login_hint
+    from mail_mcp.auth.sasl import oauthbearer_string, pick_sasl_mechanism, xoauth2_string
 
     assert account.oauth is not None
     where = f"{account.host}:{port}"

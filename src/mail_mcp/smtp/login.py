@@ -26,7 +26,8 @@ async def authenticate(client: aiosmtplib.SMTP, cfg: SmtpConfig) -> None:
         assert cfg.password is not None
         await client.login(cfg.user, cfg.password.get_secret_value())
         return
-    from mail_mcp.auth.oauth import login_hint, pick_sasl_mechanism
+    from mail_mcp.auth.oauth import login_hint
+    from mail_mcp.auth.sasl import pick_sasl_mechanism
 
     assert cfg.oauth is not None
     where = f"{cfg.host}:{cfg.effective_port}"
@@ -59,7 +60,7 @@ async def authenticate(client: aiosmtplib.SMTP, cfg: SmtpConfig) -> None:
 
 async def _oauthbearer(client: aiosmtplib.SMTP, cfg: SmtpConfig, token: str) -> None:
     """RFC 7628 over SMTP: AUTH OAUTHBEARER <initial response>; an error challenge is answered with ^A."""
-    from mail_mcp.auth.oauth import oauthbearer_string
+    from mail_mcp.auth.sasl import oauthbearer_string
 
     blob = oauthbearer_string(cfg.user, token, cfg.host, cfg.effective_port)
     response = await client.execute_command(b"AUTH", b"OAUTHBEARER", base64.b64encode(blob))

@@ -19,25 +19,21 @@ import anyio.to_thread
 from pydantic import SecretStr
 
 from mail_mcp.auth.providers import OAuthProvider
-from mail_mcp.auth.secrets import (
-    OAUTH_CLIENT_SECRET,
-    OAUTH_REFRESH_TOKEN,
-    FileSecretStore,
-    SecretStore,
-    SecretStoreError,
-)
-from mail_mcp.auth.store import describe_store, open_store
 from mail_mcp.errors import AuthFailed
 
-if TYPE_CHECKING:  # the OAuth machinery (Authlib, httpx2) loads at the first OAuth login, not at start-up
+if (
+    TYPE_CHECKING
+):  # the OAuth machinery (Authlib, httpx2) and keyring load at the first OAuth login, not at start-up
     from mail_mcp.auth.endpoint import OAuthEndpointError, Verify
     from mail_mcp.auth.oauth import TokenSource
+    from mail_mcp.auth.secrets import FileSecretStore, SecretStore
+
+    Store = SecretStore | FileSecretStore
 
 __all__ = ["AccountTokens"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Store = SecretStore | FileSecretStore
 
 
 class AccountTokens:
@@ -67,7 +63,7 @@ class AccountTokens:
         self._refresh_token = refresh_token
         self._refresh_token_command = refresh_token_command
         self._token_command = token_command
-        self._open_store = store or (lambda: open_store(secrets_file))
+        self._open_store = store or (lambda: _open_store(secrets_file))
         self._lock = threading.Lock()
         self._source: TokenSource | None = None
         self._from_store = False
@@ -87,6 +83,8 @@ class AccountTokens:
 
     def store(self) -> Store:
         """The account's secret store; AuthFailed (never a secret) when there is none usable."""
+        from mail_mcp.auth.secrets import SecretStoreError
+
         try:
             return self._open_store()
         except SecretStoreError as exc:
@@ -138,6 +136,8 @@ class AccountTokens:
 
     def _build(self) -> TokenSource:
         from mail_mcp.auth.oauth import TokenSource, login_hint
+        from mail_mcp.auth.secrets import OAUTH_REFRESH_TOKEN
+        from mail_mcp.auth.store import describe_store
 
         refresh = self._refresh_token
         secret = self._client_secret
@@ -171,6 +171,8 @@ class AccountTokens:
         )
 
     def _get(self, store: Store, name: str) -> SecretStr | None:
+        from mail_mcp.auth.secrets import SecretStoreError
+
         try:
             return store.get(self.account_id, name)
         except SecretStoreError as exc:
@@ -181,12 +183,17 @@ class AccountTokens:
 
     def _optional_client_secret(self, store: Store | None) -> SecretStr | None:
         """A client secret stored by `account add`; none (a public client) when there is no store."""
+        from mail_mcp.auth.secrets import OAUTH_CLIENT_SECRET, SecretStoreError
+
         try:
             return (store or self._open_store()).get(self.account_id, OAUTH_CLIENT_SECRET)
         except SecretStoreError:
             return None
 
     def _store_rotated(self, refresh_token: str) -> None:
+        from mail_mcp.auth.secrets import OAUTH_REFRESH_TOKEN
+        from mail_mcp.auth.store import describe_store
+
         store = self._open_store()
         store.set(self.account_id, OAUTH_REFRESH_TOKEN, refresh_token)
         log.info("account %s: stored the rotated refresh token in %s", self.account_id, describe_store(store))
@@ -197,3 +204,9 @@ class AccountTokens:
                 self.account_id,
                 self.setting_prefix,
             )
+
+
+def _open_store(secrets_file: Path | None) -> Store:
+    from mail_mcp.auth.store import open_store
+
+    return open_store(secrets_file)

@@ -13,14 +13,13 @@ environment's MAIL_MCP_SECRETS_FILE wins).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
 from mail_mcp.auth.providers import resolve_provider
-from mail_mcp.auth.secrets import PASSWORD, SecretStoreError
-from mail_mcp.auth.store import open_store, secrets_file_from_env
 from mail_mcp.auth.tokens import AccountTokens
 from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import ConfigError
@@ -64,9 +63,9 @@ def _where(origin: dict[str, str], account_id: str, name: str) -> str:
 
 def secrets_file(fields: dict[str, Any]) -> Path | None:
     """The account's secrets file: MAIL_MCP_SECRETS_FILE, else its SECRETS_FILE, else None (the OS keyring)."""
-    from_env = secrets_file_from_env()
-    if from_env is not None:
-        return from_env
+    from_env = os.environ.get("MAIL_MCP_SECRETS_FILE", "").strip()
+    if from_env:
+        return Path(from_env).expanduser()
     text = _text(fields, "secrets_file")
     return Path(text).expanduser() if text else None
 
@@ -100,6 +99,9 @@ def prepare_account(account_id: str, fields: dict[str, Any], origin: dict[str, s
 
 
 def _stored_password(account_id: str, fields: dict[str, Any], origin: dict[str, str]) -> SecretStr:
+    from mail_mcp.auth.secrets import PASSWORD, SecretStoreError  # keyring loads only when it is needed
+    from mail_mcp.auth.store import open_store
+
     where = _where(origin, account_id, "password")
     try:
         value = open_store(secrets_file(fields)).get(account_id, PASSWORD)

@@ -99,8 +99,10 @@ def floor_list_folders(imap: IMAPClient) -> None:
 
 
 def floor_page(imap: IMAPClient, criteria: list[Any], charset: str | None, skip: int) -> None:
+    """Newest arrival first, as list_messages promises: the server sorts by arrival (UID order is not date order
+    once mail has been moved back into a folder), then one FETCH of the page."""
     floor_select(imap, "INBOX")
-    uids = sorted(imap.search(criteria, charset), reverse=True)[skip : skip + PAGE]
+    uids = imap.sort(["REVERSE", "ARRIVAL"], criteria, charset or "UTF-8")[skip : skip + PAGE]
     if uids:
         imap.fetch(uids, SUMMARY)
 

@@ -11,7 +11,7 @@ from imapclient import IMAPClient
 from imapclient import imapclient as imapclient_module
 from mcp.server import MCPServer
 
-IMAPCLIENT_PRIVATE = ["_raw_command_untagged", "_proc_folder_list", "_checkok"]
+IMAPCLIENT_PRIVATE = ["_raw_command_untagged", "_proc_folder_list", "_checkok", "_do_capabilites"]
 IMAPLIB_PRIVATE = ["_simple_command", "_untagged_response", "_command", "_command_complete", "send"]
 
 
@@ -52,3 +52,7 @@ def test_sdk_tool_manager_lookup() -> None:
     tool = registered_tool(server, "ping")
     assert tool is not None and isinstance(tool.parameters, dict)
     assert registered_tool(server, "missing") is None
+
+
+def test_imapclient_caches_capabilities_in_an_attribute() -> None:
+    assert "_cached_capabilities" in IMAPClient.__init__.__code__.co_names

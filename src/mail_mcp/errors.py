@@ -19,6 +19,7 @@ ErrorCode = Literal[
     "server_error",
     "bad_response",
     "outcome_unknown",
+    "throttled",
 ]
 
 
@@ -78,6 +79,13 @@ class BadResponse(MailError):
     """The server answered, but its answer could not be parsed (not a refusal)."""
 
     code = "bad_response"
+
+
+class Throttled(MailError):
+    """The provider is rate-limiting this account (Microsoft 365: "Request is throttled"); nothing was done.
+    `details.retry_after_seconds` says how long it asked us to wait."""
+
+    code = "throttled"
 
 
 class OutcomeUnknown(MailError):

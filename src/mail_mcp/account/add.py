@@ -138,6 +138,7 @@ def add(args: argparse.Namespace, path: Path, io: Console) -> int:
     imap, smtp = _servers(args, profile, io)
     auth = _auth(args, profile, io)
     entry: dict[str, Any] = {"address": address, "user": args.user or address, **imap, "auth": auth}
+    entry["provider"] = profile.name if profile else None  # its behaviour is then never guessed
     entry["ca_file"] = args.ca_file
     if auth == "oauth2":
         entry.update(_oauth_entry(args, profile, io))

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, InstanceOf, SecretStr, field_validator
 
 from mail_mcp.auth.tokens import AccountTokens
+from mail_mcp.config.providers import PROVIDER_NAMES
 from mail_mcp.ids import ACCOUNT_ID_RE
 from mail_mcp.mime.addresses import ADDRESS_RE, HEADER_UNSAFE, ascii_domain
 from mail_mcp.net.proxy import ProxyConfig
@@ -40,8 +41,10 @@ class AccountConfig(BaseModel):
     password_command: str | None = Field(None, repr=False)
     security: Security = "tls"
     ca_file: Path | None = None
+    tls_fingerprint: str | None = None
     allow_plain: bool = False
     address: str | None = None
+    provider: str | None = None
     pool_size: int = Field(2, ge=1, le=10)
     timeout: float = Field(30.0, gt=0, le=600)
     write_enabled: bool = False
@@ -73,6 +76,26 @@ class AccountConfig(BaseModel):
     @property
     def effective_port(self) -> int:
         return self.port or (993 if self.security == "tls" else 143)
+
+    @field_validator("provider")
+    @classmethod
+    def _check_provider(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        name = value.strip().lower()
+        if name not in PROVIDER_NAMES:
+            raise ValueError(f"unknown provider {value!r}; one of: {', '.join(PROVIDER_NAMES)}")
+        return name
+
+    @field_validator("tls_fingerprint")
+    @classmethod
+    def _check_fingerprint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        digits = value.strip().lower().removeprefix("sha256:").replace(":", "")
+        if not re.fullmatch(r"[0-9a-f]{64}", digits):
+            raise ValueError("expected the SHA-256 fingerprint of the server certificate: 64 hex digits")
+        return digits
 
     @field_validator("address")
     @classmethod

@@ -3,7 +3,10 @@
 Environment variables for an account `work` (the id is the upper-cased part between the prefix and the key):
 MAIL_IMAP_WORK_HOST, _PORT, _USER, _PASS or _PASSWORD_COMMAND, _SECURITY (tls|starttls|plain), _CA_FILE,
 _ALLOW_PLAIN (allow `plain` to a non-loopback host), _ADDRESS, _POOL_SIZE, _TIMEOUT, _WRITE_ENABLED,
-_ALLOW_PERMANENT_DELETE (let delete_message expunge messages outside Trash).
+_ALLOW_PERMANENT_DELETE (let delete_message expunge messages outside Trash), _PROVIDER (gmail, microsoft, icloud,
+yahoo, fastmail, proton-bridge or generic: supplies HOST, PORT and SECURITY defaults and the provider's behaviour;
+without it the behaviour is detected), _TLS_FINGERPRINT (pin the server certificate by its SHA-256, e.g. Proton
+Bridge's self-signed one; the alternative to CA_FILE).
 Signing in (AUTH, OAUTH_*, PROXY, SECRETS_FILE): see `config.signin`.
 Globals: MAIL_IMAP_WRITE_ENABLED, MAIL_IMAP_TIMEOUT, MAIL_MCP_CONFIG, MAIL_MCP_MAX_ATTACHMENT_BYTES.
 Sending (see `load_smtp_settings`): MAIL_SMTP_<ID>_HOST, _PORT, _USER, _PASS or _PASSWORD_COMMAND, _SECURITY, _CA_FILE,
@@ -27,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mail_mcp.config.models import AccountConfig, Settings, SmtpConfig, is_loopback
+from mail_mcp.config.providers import PROFILES
 from mail_mcp.config.secrets import run_password_command
 from mail_mcp.config.signin import SIGNIN_KEYS, prepare_account, prepare_smtp
 from mail_mcp.config.values import BOOL_FIELDS, check_fields, env_bool, parse_bool, positive_int
@@ -47,18 +51,27 @@ ACCOUNT_KEYS = {
     "TIMEOUT": "timeout",
     "WRITE_ENABLED": "write_enabled",
     "ALLOW_PERMANENT_DELETE": "allow_permanent_delete",
+    "PROVIDER": "provider",
+    "TLS_FINGERPRINT": "tls_fingerprint",
     **SIGNIN_KEYS,
 }
 GLOBAL_KEYS = {"WRITE_ENABLED", "TIMEOUT"}
 
 
 def _env_accounts(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Collect MAIL_IMAP_<ID>_<KEY> variables for every id that has a _HOST."""
-    ids = [
-        name[len("MAIL_IMAP_") : -len("_HOST")]
-        for name in env
-        if name.startswith("MAIL_IMAP_") and name.endswith("_HOST") and len(name) > len("MAIL_IMAP__HOST")
-    ]
+    """Collect MAIL_IMAP_<ID>_<KEY> variables for every id that has a _HOST or a _PROVIDER (a name ending in
+    _OAUTH_PROVIDER is that key of another account, never the PROVIDER of an id ending in _OAUTH)."""
+    ids = list(
+        dict.fromkeys(
+            name[len("MAIL_IMAP_") : -len(suffix)]
+            for name in env
+            for suffix in ("_HOST", "_PROVIDER")
+            if name.startswith("MAIL_IMAP_")
+            and name.endswith(suffix)
+            and len(name) > len("MAIL_IMAP_" + suffix)
+            and not (suffix == "_PROVIDER" and name.endswith("_OAUTH_PROVIDER"))
+        )
+    )
     accounts: dict[str, dict[str, Any]] = {}
     for raw_id in ids:
         fields: dict[str, Any] = {}
@@ -78,7 +91,24 @@ def _coerce(field: str, var: str, value: str) -> Any:
     return value
 
 
+def _provider_defaults(fields: dict[str, Any]) -> None:
+    """PROVIDER fills in HOST, PORT and SECURITY (all three only when HOST is unset) and, for a provider that
+    takes no passwords (Microsoft), AUTH=oauth2 with its OAuth preset when no password is configured."""
+    name = str(fields.get("provider") or "").strip().lower()
+    profile = PROFILES.get(name)
+    if profile is None:
+        return
+    if not fields.get("host"):
+        fields.update(host=profile.imap_host, port=profile.imap_port, security=profile.imap_security)
+    no_password = not fields.get("password") and not fields.get("password_command")
+    if profile.auth == "oauth2" and no_password and not fields.get("auth"):
+        fields["auth"] = "oauth2"
+    if str(fields.get("auth") or "").lower() == "oauth2" and profile.oauth_provider:
+        fields.setdefault("oauth_provider", profile.oauth_provider)
+
+
 def _build_account(account_id: str, fields: dict[str, Any], origin: dict[str, str]) -> AccountConfig:
+    _provider_defaults(fields)
     fields = prepare_account(account_id, fields, origin)
     if fields.get("password_command") and not fields.get("password"):
         fields["password"] = run_password_command(

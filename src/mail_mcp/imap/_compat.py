@@ -56,3 +56,10 @@ def wrap_send(client: IMAPClient, wrapper: Callable[[Callable[[bytes], None], by
     imap.send = wrapped
     tag: bytes = imap.tagpre
     return tag
+
+
+def reread_capabilities(client: IMAPClient) -> tuple[bytes, ...]:
+    """A fresh CAPABILITY command, replacing what imapclient cached from the login response."""
+    caps: tuple[bytes, ...] = client._do_capabilites()
+    client._cached_capabilities = caps
+    return caps

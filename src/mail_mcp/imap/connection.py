@@ -5,8 +5,10 @@ Everything here is blocking; `pool.py` runs it in worker threads.
 
 from __future__ import annotations
 
+import hashlib
 import imaplib
 import logging
+import math
 import socket
 import ssl
 from collections import Counter
@@ -18,6 +20,7 @@ from imapclient import exceptions as imap_exc
 
 from mail_mcp import __version__
 from mail_mcp.config.models import AccountConfig
+from mail_mcp.config.providers import Behaviour, resolve_behaviour
 from mail_mcp.errors import (
     AuthFailed,
     BadResponse,
@@ -26,11 +29,12 @@ from mail_mcp.errors import (
     NotFound,
     ServerError,
     StaleId,
+    Throttled,
     Timeout,
 )
 from mail_mcp.imap import _compat
 from mail_mcp.imap.login import login
-from mail_mcp.imap.quirks import mailbox_missing
+from mail_mcp.imap.quirks import mailbox_missing, throttle_delay
 from mail_mcp.net.imap_socket import ProxiedIMAPClient
 
 log = logging.getLogger(__name__)
@@ -62,9 +66,27 @@ class BrokenConnection(MailError):
 
 def ssl_context(account: AccountConfig) -> ssl.SSLContext:
     context = ssl.create_default_context()
-    if account.ca_file is not None:
+    if account.tls_fingerprint is not None:  # pinned: the certificate itself is checked after the handshake
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif account.ca_file is not None:
         context.load_verify_locations(cafile=str(account.ca_file))
     return context
+
+
+def check_pinned(account: AccountConfig, sock: object) -> None:
+    """With TLS_FINGERPRINT: the server's certificate must have exactly that SHA-256, before any password."""
+    if account.tls_fingerprint is None or not isinstance(sock, ssl.SSLSocket):
+        return
+    der = sock.getpeercert(binary_form=True) or b""
+    found = hashlib.sha256(der).hexdigest()
+    if found != account.tls_fingerprint:
+        raise ConnectionFailed(
+            f"the TLS certificate of {account.host}:{account.effective_port} has SHA-256 {found}, not the pinned "
+            "TLS_FINGERPRINT; nothing was sent. If the server's certificate changed on purpose (Proton Bridge "
+            "makes a new one when reinstalled), pin the new one",
+            account=account.id,
+        )
 
 
 @contextmanager
@@ -115,6 +137,14 @@ def mapped_errors(account: AccountConfig, action: str) -> Iterator[None]:
         ) from None
     except (imap_exc.IMAPClientError, imaplib.IMAP4.error) as exc:
         text = str(exc)
+        delay = throttle_delay(text)
+        if delay is not None:
+            raise Throttled(
+                f"{where} is throttling this account and asks to wait {delay:.0f} s before the next request; "
+                f"nothing was done while {action}. Try again after that",
+                account=account.id,
+                retry_after_seconds=math.ceil(delay),
+            ) from None
         raise ServerError(
             f"the IMAP server refused the request while {action}: {text[:300]}", account=account.id
         ) from None
@@ -153,13 +183,32 @@ class Connection:
             try:
                 if account.security == "starttls":
                     self.client.starttls(context)
+                if account.security != "plain":
+                    check_pinned(account, self.client.socket())
                 login(self.client, account, account.effective_port)
-                self.capabilities = frozenset(c.decode().upper() for c in self.client.capabilities())
+                self.capabilities = self._read_capabilities()
                 if "ID" in self.capabilities:
                     self.client.id_({"name": "mail-mcp", "version": __version__})
             except BaseException:
                 self.close()
                 raise
+
+    def _read_capabilities(self) -> frozenset[str]:
+        """The capabilities after login, read again where the provider garbles the first answer (iCloud), less
+        the ones it advertises but breaks. Sets `profile` and `search_utf8` (cleared when SEARCH refuses UTF-8)."""
+        account = self.account
+        address = account.login_address
+
+        def words(raw: tuple[bytes, ...]) -> frozenset[str]:
+            return frozenset(c.decode().upper() for c in raw)
+
+        found = words(self.client.capabilities())
+        self.profile: Behaviour = resolve_behaviour(account.provider, account.host, address, found)
+        if self.profile.recheck_capabilities:
+            found = words(_compat.reread_capabilities(self.client))
+            self.profile = resolve_behaviour(account.provider, account.host, address, found)
+        self.search_utf8 = self.profile.search_utf8
+        return found - self.profile.ignore_capabilities
 
     def _count_commands(self) -> None:
         """Count the commands sent (e.g. "UID STORE": 1) so tests can assert on IMAP traffic, not timing, and

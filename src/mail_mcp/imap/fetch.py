@@ -123,6 +123,12 @@ def list_page(
     offset: int = 0,
 ) -> RawPage:
     """One page newest first (arrival time, then UID); resumes after the cursor's message, or skips `offset`."""
+    if filters.gmail_query is not None and not conn.profile.gmail:
+        raise InvalidInput(
+            f"gmail_query (Gmail search syntax) works only on Gmail accounts; {account!r} is not one: use "
+            "the other filters",
+            field="gmail_query",
+        )
     selected = conn.select(mailbox, readonly=True, expect_uidvalidity=cursor.uidvalidity if cursor else None)
     found = order.ordered(conn, account, mailbox, selected.uidvalidity, filters)
     uids = found.uids

@@ -3,6 +3,8 @@
 A model names folders relative to the user's own folders and with `/` between levels: "Belege", "Projekte/2024".
 Where the personal namespace has a prefix (Courier, Cyrus in its default INBOX. mode) those are "INBOX.Belege" and
 "INBOX.Projekte.2024" on the server. Names the server already has, and names that carry the prefix, pass unchanged.
+Proton Bridge keeps folders under "Folders/" and labels under "Labels/" (excavador README): "Work" is whichever of
+"Folders/Work" and "Labels/Work" exists, else (a new folder) "Folders/Work".
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Namespace:
 
     prefix: str
     delimiter: str | None
+    kept: tuple[str, ...] = ()  # prefixes that stay as given, each also tried for a bare name (Proton Bridge)
 
 
 def _text(value: object) -> str:
@@ -28,7 +31,11 @@ def _text(value: object) -> str:
 
 
 def read_namespace(conn: Connection) -> Namespace:
-    """NAMESPACE where the server has it; else no prefix and the delimiter from `LIST "" ""`."""
+    """NAMESPACE where the server has it; else no prefix and the delimiter from `LIST "" ""`. A provider with
+    folder prefixes (Proton Bridge) has the first as its prefix."""
+    prefixes = conn.profile.folder_prefixes
+    if prefixes:
+        return Namespace(prefixes[0], "/", prefixes)
     if conn.has("NAMESPACE"):
         try:
             personal = conn.client.namespace().personal or ()
@@ -54,8 +61,11 @@ def to_server(name: str, namespace: Namespace, existing: Iterable[str] = ()) -> 
         return "INBOX"
     delimiter, prefix = namespace.delimiter, namespace.prefix
     path = name.replace("/", delimiter) if delimiter and delimiter != "/" else name
-    if path in names:
+    if path in names or any(path.startswith(kept) for kept in namespace.kept):
         return path
+    for kept in namespace.kept:
+        if kept + path in names:
+            return kept + path
     if prefix:
         has_prefix = path.upper().startswith(prefix.upper())
         path = prefix + (path[len(prefix) :] if has_prefix else path)

@@ -17,6 +17,7 @@ from typing import Any
 from mail_mcp.imap import _compat
 from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.search import Filters, page_start
+from mail_mcp.imap.search_charset import search_uids
 
 DATE_CACHE_MAILBOXES = 32
 _dates: OrderedDict[tuple[str, str, int], dict[int, int]] = OrderedDict()
@@ -56,11 +57,13 @@ def _esearch_all(conn: Connection, command: bytes, args: list[bytes]) -> list[in
 
 
 def _search(conn: Connection, filters: Filters) -> list[int]:
-    criteria, charset = filters.criteria()
-    if not conn.has("ESEARCH"):
-        return [int(u) for u in conn.client.search(criteria, charset)]
-    args = [b"RETURN", b"(ALL)"] + ([b"CHARSET", charset.encode()] if charset else [])
-    return _esearch_all(conn, b"SEARCH", args + _compat.normalise_search_criteria(criteria, charset))
+    def run(criteria: list[Any], charset: str | None) -> list[int]:
+        if not conn.has("ESEARCH"):
+            return [int(u) for u in conn.client.search(criteria, charset)]
+        args = [b"RETURN", b"(ALL)"] + ([b"CHARSET", charset.encode()] if charset else [])
+        return _esearch_all(conn, b"SEARCH", args + _compat.normalise_search_criteria(criteria, charset))
+
+    return search_uids(conn, filters, run)
 
 
 def _sorted_by_server(conn: Connection, filters: Filters) -> list[int]:
@@ -76,7 +79,7 @@ def _sorted_by_server(conn: Connection, filters: Filters) -> list[int]:
 
 def ordered(conn: Connection, account: str, mailbox: str, uidvalidity: int, filters: Filters) -> Ordered:
     # Courier's SORT (its only SORT without ESORT) orders arrival ties in no fixed order, not by UID.
-    if conn.has("SORT") and conn.has("ESORT"):
+    if conn.has("SORT") and conn.has("ESORT") and (conn.search_utf8 or filters.criteria()[1] is None):
         return Ordered(_sorted_by_server(conn, filters))
     key = (account, mailbox, uidvalidity)
     known = _dates.pop(key, {})

@@ -9,7 +9,9 @@ of its mailbox-changing commands had left.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import TypeVar
@@ -18,10 +20,11 @@ import anyio
 import anyio.to_thread
 
 from mail_mcp.config.models import AccountConfig
-from mail_mcp.errors import MailError, Timeout
+from mail_mcp.errors import MailError, Throttled, Timeout
 from mail_mcp.imap.connection import BrokenConnection, Connection, mapped_errors
 
 log = logging.getLogger(__name__)
+MAX_INLINE_BACKOFF = 2.0  # seconds: a throttled job waits this long at most before it is tried once more
 T = TypeVar("T")
 
 
@@ -39,6 +42,7 @@ class AccountPool:
         self._slots = [_Slot() for _ in range(size or account.pool_size)]
         self._free = anyio.Semaphore(len(self._slots))
         self.logins = 0
+        self._throttled_until = 0.0
 
     def command_counts(self) -> Counter[str]:
         """IMAP commands sent by the open connections of this pool, by name (test and benchmark aid)."""
@@ -79,6 +83,33 @@ class AccountPool:
         only when none of its mailbox-changing commands had left (then the server cannot have executed it).
         A failed job's error says in `write_sent` whether one may have. Cancelling the caller abandons the
         thread and shuts its socket down, so the thread ends at once and the connection is never reused."""
+        wait = self._throttled_until - time.monotonic()
+        if wait > 0:
+            raise Throttled(
+                f"the provider is throttling account {self.account.id!r}; mail-mcp is holding back for another "
+                f"{wait:.0f} s as it asked. Nothing was done; try again after that",
+                account=self.account.id,
+                retry_after_seconds=math.ceil(wait),
+            )
+        try:
+            return await self._run(fn, action=action, mailbox=mailbox, write=write)
+        except Throttled as exc:
+            delay = float(exc.details.get("retry_after_seconds", 0))
+            if exc.write_sent or delay > MAX_INLINE_BACKOFF:
+                self._throttled_until = time.monotonic() + delay
+                raise
+            log.info(
+                "account %s: throttled while %s; waiting %.1f s, then once more",
+                self.account.id,
+                action,
+                delay,
+            )
+            await anyio.sleep(delay)
+            return await self._run(fn, action=action, mailbox=mailbox, write=write)
+
+    async def _run(
+        self, fn: Callable[[Connection], T], *, action: str, mailbox: str | None = None, write: bool = False
+    ) -> T:
         async with self._free:
             slot = self._pick(mailbox, write)
             async with slot.lock:

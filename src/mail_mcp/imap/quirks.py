@@ -64,3 +64,19 @@ def ensure_writable_selection(conn: _Selecting, mailbox: str) -> None:
     current = conn.selected
     if current is not None and current.mailbox == mailbox and current.readonly:
         conn.select(mailbox, readonly=False)
+
+
+# Exchange Online answers a client over its IMAP budget with `<tag> BAD Request is throttled. Suggested Backoff
+# Time: 201317 milliseconds` (reported by users of javax.mail and of migration tools, e.g. Microsoft Q&A
+# "AV3 BADRequest is throttled", 2026-05); the command was not executed.
+_THROTTLED = re.compile(
+    r"is throttled\b(?:.*?backoff time:\s*(\d+)\s*milliseconds)?", re.IGNORECASE | re.DOTALL
+)
+
+
+def throttle_delay(text: str) -> float | None:
+    """Seconds a throttling provider asks us to wait, from its refusal text; None when it is no throttling."""
+    found = _THROTTLED.search(text)
+    if found is None:
+        return None
+    return int(found[1]) / 1000 if found[1] else 60.0

@@ -49,9 +49,10 @@ class Filters:
     sent_before: date | None = None
     larger_than: int | None = None
     has_attachment: bool | None = None
+    gmail_query: str | None = None  # X-GM-RAW: Gmail's own search syntax (Gmail accounts only)
 
     def __post_init__(self) -> None:
-        for name in ("from_", "to", "subject", "text"):
+        for name in ("from_", "to", "subject", "text", "gmail_query"):
             value = getattr(self, name)
             if value is not None:
                 check_text(name.rstrip("_"), value)
@@ -82,10 +83,11 @@ class Filters:
             ("SENTSINCE", self.sent_since),
             ("SENTBEFORE", self.sent_before),
             ("LARGER", self.larger_than),
+            ("X-GM-RAW", self.gmail_query),
         ):
             if value is not None:
                 out += [key, value]
-        strings = [v for v in (self.from_, self.to, self.subject, self.text) if v]
+        strings = [v for v in (self.from_, self.to, self.subject, self.text, self.gmail_query) if v]
         charset = "UTF-8" if any(not s.isascii() for s in strings) else None
         return (out or ["ALL"]), charset
 
@@ -103,6 +105,7 @@ class Filters:
     def from_json(cls, data: dict[str, Any]) -> Filters:
         """Strict: only known keys with values of the right type (cursors carry filters)."""
         kinds: dict[str, Any] = {"from_": str, "to": str, "subject": str, "text": str, "larger_than": int}
+        kinds["gmail_query"] = str
         kinds |= dict.fromkeys(("unread", "flagged", "has_attachment"), bool)
         kinds |= dict.fromkeys(DATE_FILTERS, date)
         fields: dict[str, Any] = {}

@@ -193,6 +193,7 @@ class FlagOutcome(BaseModel):
     flags: list[str] | None = Field(
         None, description="The message's flags now, as read back from the server."
     )
+    labels: list[str] | None = Field(None, description="Gmail: its labels now.")
 
 
 class FlagChangeResult(BaseModel):
@@ -218,7 +219,8 @@ class TransferOutcome(BaseModel):
     code: str | None = Field(
         None,
         description="For failed/unknown: stale_id, not_found, connection_failed, timeout, "
-        "server_error. For ok: already_there (nothing to do) or new_id_unknown.",
+        "server_error. For ok: already_there (nothing to do), new_id_unknown, or label_removed "
+        "(Gmail: only the label went, the message is still in All Mail).",
     )
     reason: str | None = None
     previous_folder: str = Field(description="Where the message was.")

@@ -7,8 +7,7 @@ step for the whole group. A group that fails before anything was sent is `failed
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
 from mail_mcp.audit import audit
@@ -22,9 +21,11 @@ from mail_mcp.errors import (
     WriteDisabled,
 )
 from mail_mcp.ids import MessageId
+from mail_mcp.imap import gmail as imap_gmail
 from mail_mcp.imap import store as imap_writes
-from mail_mcp.imap.flags import parse_change
+from mail_mcp.imap.flags import FlagChange, parse_change
 from mail_mcp.imap.folders import Folder
+from mail_mcp.mailbox import gmail
 from mail_mcp.mailbox.locks import write_guard
 from mail_mcp.mailbox.models import (
     CreatedFolder,
@@ -32,13 +33,12 @@ from mail_mcp.mailbox.models import (
     FlagOutcome,
     TransferOutcome,
     TransferResult,
-    WriteCounts,
 )
+from mail_mcp.mailbox.outcomes import LOST, counts, failure, transfer_outcome
 from mail_mcp.mailbox.service import MailService
 
 T = TypeVar("T")
 Group = tuple[str, int]
-LOST = ("connection_failed", "timeout", "bad_response")  # the reply was lost or unreadable, not a refusal
 
 
 class Organizer:
@@ -97,6 +97,7 @@ class Organizer:
     # ---------------------------------------------------------------- folders
 
     async def resolve_folder(self, account: AccountConfig, destination: str) -> Folder:
+        destination = await gmail.destination(self.service, account.id, destination)
         return await self.service.folders.resolve(account.id, destination)
 
     async def create_folder(self, account_id: str | None, name: str) -> CreatedFolder:
@@ -146,36 +147,49 @@ class Organizer:
     # ---------------------------------------------------------------- flags
 
     async def modify_flags(
-        self, message_ids: list[str], add: list[str] | None, remove: list[str] | None
+        self,
+        message_ids: list[str],
+        add: list[str] | None,
+        remove: list[str] | None,
+        add_labels: list[str] | None = None,
+        remove_labels: list[str] | None = None,
     ) -> FlagChangeResult:
-        change = parse_change(add, remove)
+        labels = (
+            imap_gmail.check_labels(add_labels, "add_labels"),
+            imap_gmail.check_labels(remove_labels, "remove_labels"),
+        )
+        change = parse_change(add, remove) if add or remove or not any(labels) else FlagChange((), ())
         account, groups = self._parse_ids(message_ids)
+        await gmail.check_labels_allowed(self.service, account.id, any(labels))
         outcomes: dict[MessageId, FlagOutcome] = {}
         sent_any = False
         async with write_guard(
             self.service, account.id, [mailbox for mailbox, _ in groups], "modify_flags", ids=message_ids
         ):
             for (mailbox, validity), mids in groups.items():
-                now, error, progress = await self._run(
+                both, error, progress = await self._run(
                     account,
                     "changing flags",
-                    imap_writes.store_flags,
+                    imap_gmail.store_flags_and_labels,
                     mailbox,
                     validity,
                     [m.uid for m in mids],
                     list(change.add),
                     list(change.remove),
+                    *labels,
                 )
                 sent_any = sent_any or progress.sent
+                now, labels_now = both or (None, None)
                 for mid in mids:
-                    outcomes[mid] = self._flag_outcome(mid, change.add, change.remove, now, error, progress)
+                    outcome = self._flag_outcome(mid, change.add, change.remove, now, error, progress)
+                    outcomes[mid] = gmail.with_labels(outcome, labels_now, mid.uid, *labels)
         result = FlagChangeResult(
             account=account.id,
             requested_add_flags=list(add or []),
             requested_remove_flags=list(remove or []),
             applied_add_flags=list(change.add) if sent_any else [],
             applied_remove_flags=list(change.remove) if sent_any else [],
-            counts=_counts(outcomes.values()),
+            counts=counts(outcomes.values()),
             messages=list(outcomes.values()),
         )
         audit(
@@ -197,7 +211,7 @@ class Organizer:
         progress: imap_writes.Progress,
     ) -> FlagOutcome:
         if error is not None:
-            status, reason = _failure(error, progress)
+            status, reason = failure(error, progress)
             return FlagOutcome(message_id=str(mid), status=status, code=error.code, reason=reason)
         assert now is not None
         flags = now.get(mid.uid)
@@ -237,7 +251,7 @@ class Organizer:
             operation=operation,
             folder=folder.name,
             folder_role=folder.role,
-            counts=_counts(outcomes),
+            counts=counts(outcomes),
             messages=outcomes,
         )
         audit(
@@ -281,7 +295,7 @@ class Organizer:
                 [m.uid for m in mids],
                 folder.name,
             )
-            outcomes += [_transfer_outcome(account.id, m, folder.name, done, error, progress) for m in mids]
+            outcomes += [transfer_outcome(account.id, m, folder.name, done, error, progress) for m in mids]
         return outcomes
 
     async def delete_permanently(self, message_ids: list[str]) -> TransferResult:
@@ -309,83 +323,10 @@ class Organizer:
                     validity,
                     [m.uid for m in mids],
                 )
-                outcomes += [_transfer_outcome(account.id, m, None, done, error, progress) for m in mids]
+                outcomes += [transfer_outcome(account.id, m, None, done, error, progress) for m in mids]
+        outcomes = await gmail.expunge_outcomes(self.service, account.id, outcomes)
         result = TransferResult(
-            account=account.id, operation="permanent_delete", counts=_counts(outcomes), messages=outcomes
+            account=account.id, operation="permanent_delete", counts=counts(outcomes), messages=outcomes
         )
         audit("permanent_delete", account.id, outcomes={o.message_id: o.code or o.status for o in outcomes})
         return result
-
-
-def _counts(outcomes: Iterable[FlagOutcome | TransferOutcome]) -> WriteCounts:
-    tally = Counter(outcome.status for outcome in outcomes)
-    return WriteCounts(ok=tally["ok"], failed=tally["failed"], unknown=tally["unknown"])
-
-
-def _failure(exc: MailError, progress: imap_writes.Progress) -> tuple[Literal["failed", "unknown"], str]:
-    if progress.applied or (progress.sent and exc.code in LOST):
-        return "unknown", (
-            f"{exc.message}. A write command had been sent, so the change may be partly or fully "
-            "applied; check the messages before retrying"
-        )
-    return "failed", f"{exc.message}. Nothing was changed for this message"
-
-
-def _transfer_outcome(
-    account: str,
-    mid: MessageId,
-    dest: str | None,
-    done: imap_writes.Transfer | None,
-    error: MailError | None,
-    progress: imap_writes.Progress,
-) -> TransferOutcome:
-    base = {"message_id": str(mid), "previous_folder": mid.mailbox}
-    if error is not None:
-        if progress.copy_done and dest is not None:
-            new_uid, validity = progress.copied.get(mid.uid), progress.dest_uidvalidity
-            return TransferOutcome(
-                **base,
-                status="unknown",
-                code=error.code,
-                folder=None,
-                new_message_id=str(MessageId(account, dest, validity, new_uid))
-                if new_uid and validity
-                else None,
-                reason=f"{error.message}. It was copied to {dest}, but removing the original may not have "
-                "finished: list both folders before retrying",
-            )
-        status, reason = _failure(error, progress)
-        return TransferOutcome(
-            **base,
-            status=status,
-            code=error.code,
-            reason=reason,
-            folder=mid.mailbox if status == "failed" else None,
-        )
-    assert done is not None
-    if mid.uid in done.missing:
-        return TransferOutcome(
-            **base,
-            status="failed",
-            code="not_found",
-            folder=None,
-            reason="the message is gone (moved or deleted by someone else); nothing was done",
-        )
-    if dest is None:
-        return TransferOutcome(**base, status="ok", folder=None, reason="expunged")
-    new_uid = done.new_uids.get(mid.uid)
-    if new_uid is None or done.dest_uidvalidity is None:
-        return TransferOutcome(
-            **base,
-            status="ok",
-            code="new_id_unknown",
-            folder=dest,
-            reason=f"the server did not report the new UID (no UIDPLUS); find the message "
-            f"with list_messages in {dest}",
-        )
-    return TransferOutcome(
-        **base,
-        status="ok",
-        folder=dest,
-        new_message_id=str(MessageId(account, dest, done.dest_uidvalidity, new_uid)),
-    )

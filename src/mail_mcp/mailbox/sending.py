@@ -7,8 +7,6 @@ is retried after the message data was handed to the SMTP server.
 
 from __future__ import annotations
 
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,13 +24,12 @@ from mail_mcp.mailbox import originals
 from mail_mcp.mailbox.locks import audit_if_cancelled, write_guard
 from mail_mcp.mailbox.models import Refused, SendResult, SentCopy
 from mail_mcp.mailbox.outgoing import Plan, Request, kb, load_attachments, question
+from mail_mcp.mailbox.send_rate import SendRate
 from mail_mcp.mailbox.sent_copies import SentCopies
 from mail_mcp.mailbox.service import MailService
 from mail_mcp.mime import compose, decode_header
 from mail_mcp.mime.compose import Draft, Mailbox
 from mail_mcp.smtp import client as smtp
-
-HOUR = 3600.0
 
 
 class SendingService:
@@ -41,7 +38,7 @@ class SendingService:
         self.settings = service.settings
         self._results: dict[tuple[str, str], SendResult] = {}
         self._locks: dict[str, anyio.Lock] = {}
-        self._sent_at: dict[str, deque[float]] = {}
+        self._rate = SendRate()
         self.copies = SentCopies(service)
 
     # ------------------------------------------------------------------ gates and look-ups
@@ -314,7 +311,7 @@ class SendingService:
         reply_to: MessageId | None,
     ) -> SendResult:
         self.check_allowed(account, draft.recipients)
-        self._check_rate(account.id, cfg)
+        self._rate.check(account.id, cfg.rate_limit)
         base: dict[str, Any] = {
             "account": account.id,
             "header_message_id": draft.header_message_id,
@@ -343,7 +340,7 @@ class SendingService:
                 data=draft.wire_bytes(),
                 smtputf8=draft.needs_smtputf8,
             )
-        self._sent_at.setdefault(account.id, deque()).append(time.monotonic())
+        self._rate.record(account.id)
         refused = [Refused(address=r.address, code=r.code, reply=r.reply) for r in submission.refused]
         if submission.status == "unknown":
             return SendResult(
@@ -371,21 +368,6 @@ class SendingService:
             smtp_reply=submission.reply,
             **base,
         )
-
-    def _check_rate(self, account_id: str, cfg: SmtpConfig) -> None:
-        times = self._sent_at.setdefault(account_id, deque())
-        now = time.monotonic()
-        while times and now - times[0] >= HOUR:
-            times.popleft()
-        if cfg.rate_limit is not None and len(times) >= cfg.rate_limit:
-            wait = int(HOUR - (now - times[0])) + 1
-            raise WriteDisabled(
-                f"account {account_id!r} has sent {len(times)} messages in the last hour, its limit "
-                f"(MAIL_SMTP_{account_id.upper()}_RATE_LIMIT); nothing was sent. Try again in about "
-                f"{wait // 60 + 1} minutes, or save_draft for a person to send.",
-                retry_after_seconds=wait,
-                limit=cfg.rate_limit,
-            )
 
     async def _mark_answered(self, account: AccountConfig, mid: MessageId) -> bool | None:
         if not account.write_enabled:

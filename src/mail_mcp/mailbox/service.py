@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mail_mcp.config.models import AccountConfig, Settings
+from mail_mcp.config.providers import Behaviour
 from mail_mcp.errors import NotFound
 from mail_mcp.ids import MessageId
 from mail_mcp.imap.pool import Pools
@@ -16,6 +17,16 @@ class MailService:
         self.pools = Pools(settings.accounts)
         self.folders = FolderCache(self.pools)
         self.write_locks = WriteLocks()
+        self._profiles: dict[str, Behaviour] = {}
+
+    async def profile(self, account_id: str) -> Behaviour:
+        """What the account's provider does differently (from its PROVIDER setting, host, address and
+        capabilities; see config.providers), read once from a connection."""
+        found = self._profiles.get(account_id)
+        if found is None:
+            found = await self.pools.get(account_id).run(lambda c: c.profile, action="reading capabilities")
+            self._profiles[account_id] = found
+        return found
 
     def account(self, account_id: str | None) -> AccountConfig:
         account_id = account_id or self.settings.default_account

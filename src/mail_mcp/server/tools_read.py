@@ -79,6 +79,10 @@ def register(server: MCPServer, service: MailService) -> None:
         has_attachment: Annotated[
             bool | None, Field(description="true: with attachments; false: without.")
         ] = None,
+        gmail_query: Annotated[
+            str | None,
+            Field(description='Gmail accounts only: Gmail search syntax, e.g. "has:drive older_than:1y".'),
+        ] = None,
         limit: Annotated[int, Field(description="Messages per page, 1-50.", ge=1, le=50)] = 20,
         offset: Annotated[
             int, Field(description="Skip this many messages (jump to a page); not with cursor.", ge=0)
@@ -106,6 +110,7 @@ def register(server: MCPServer, service: MailService) -> None:
             sent_before=sent_before,
             larger_than=larger_than,
             has_attachment=has_attachment,
+            gmail_query=gmail_query,
         )
         data, next_cursor = await reader.list_messages(account, mailbox, filters, limit, cursor, offset)
         total = "" if data.total is None else f" of {data.total}"

@@ -43,6 +43,10 @@ RemoveFlags = Annotated[
     list[Annotated[str, Field(max_length=1000)]] | None,
     Field(description="Flags to clear, as in add_flags.", max_length=MAX_FLAGS_PER_LIST),
 ]
+Labels = Annotated[
+    list[Annotated[str, Field(max_length=255)]] | None,
+    Field(description="Gmail only: label names, as list_folders shows them.", max_length=20),
+]
 Destination = Annotated[
     str,
     Field(
@@ -70,12 +74,16 @@ def register(server: MCPServer, service: MailService) -> None:
 
     @server.tool(annotations=_hints(destructive=False, idempotent=True), title="Add or remove flags")
     async def modify_flags(
-        message_ids: MessageIds, add_flags: AddFlags = None, remove_flags: RemoveFlags = None
+        message_ids: MessageIds,
+        add_flags: AddFlags = None,
+        remove_flags: RemoveFlags = None,
+        add_labels: Labels = None,
+        remove_labels: Labels = None,
     ) -> ToolResult[FlagChangeResult]:
         """Mark messages read/unread, flagged (starred), answered, junk, or set any keyword. To mark unread,
         remove `read`. An invalid flag refuses the whole call. Per message: ok (with its flags now), failed
         (nothing changed) or unknown (connection lost after sending: check before retrying)."""
-        data = await writes.modify_flags(message_ids, add_flags, remove_flags)
+        data = await writes.modify_flags(message_ids, add_flags, remove_flags, add_labels, remove_labels)
         return ToolResult(summary=_summary("changed flags on", data.counts), data=data, meta=meta())
 
     @server.tool(annotations=_hints(destructive=True, idempotent=True), title="Move messages to a folder")
@@ -104,7 +112,12 @@ def register(server: MCPServer, service: MailService) -> None:
         permanent=true expunge exactly these messages for good."""
         if permanent:
             data = await writes.delete_permanently(message_ids)
-            return ToolResult(summary=_summary("permanently deleted", data.counts), data=data, meta=meta())
+            kept = [m for m in data.messages if m.code == "label_removed"]
+            note = (
+                f"; {len(kept)} of them only lost a label (Gmail): still in {kept[0].folder}" if kept else ""
+            )
+            verb = "expunged" if kept else "permanently deleted"
+            return ToolResult(summary=_summary(verb, data.counts) + note, data=data, meta=meta())
         data = await writes.transfer(message_ids, None, operation="delete")
         return ToolResult(summary=_summary(f"moved to {data.folder}", data.counts), data=data, meta=meta())
 

@@ -148,6 +148,14 @@ async def test_yahoo_never_gets_a_charset(yahoo_sandbox: Sandbox, client: Client
         assert charset_searches(shim) == []
 
 
+async def test_the_exact_check_reads_the_candidates_headers_once(yahoo_sandbox: Sandbox) -> None:
+    async with shimmed(yahoo_sandbox, Yahoo(), "yahoo") as (yahoo, shim):
+        before = len(shim.commands)
+        await call(yahoo, "list_messages", subject="Grüße", limit=50)
+        header_fetches = [c for c in shim.commands[before:] if "HEADER.FIELDS (SUBJECT)" in c.upper()]
+        assert len(header_fetches) == 1, header_fetches  # one pass over all candidates, not one per candidate
+
+
 async def test_yahoo_clientbug_is_learnt_without_the_provider_setting(
     yahoo_sandbox: Sandbox, client: Client
 ) -> None:

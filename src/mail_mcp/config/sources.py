@@ -132,6 +132,11 @@ def _build_account(account_id: str, fields: dict[str, Any], origin: dict[str, st
             "plain (unencrypted) IMAP is refused for a non-loopback host; use tls or starttls, "
             "or set ALLOW_PLAIN=true if you really mean it",
         )
+    if account.tls_fingerprint and account.security == "plain":
+        raise ConfigError(
+            origin.get("tls_fingerprint", f"account {account_id}.tls_fingerprint"),
+            "a certificate pin needs TLS: set SECURITY to tls or starttls (plain would send the password in clear)",
+        )
     return account
 
 

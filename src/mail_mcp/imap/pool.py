@@ -33,7 +33,6 @@ class _Slot:
         self.lock = anyio.Lock()
         self.conn: Connection | None = None
         self.guard = threading.Lock()  # orders a worker thread's hand-over with a cancellation
-        self.cancelled = False
 
 
 class AccountPool:
@@ -105,7 +104,11 @@ class AccountPool:
                 delay,
             )
             await anyio.sleep(delay)
-            return await self._run(fn, action=action, mailbox=mailbox, write=write)
+            try:
+                return await self._run(fn, action=action, mailbox=mailbox, write=write)
+            except Throttled as again:
+                self._throttled_until = time.monotonic() + float(again.details.get("retry_after_seconds", 0))
+                raise
 
     async def _run(
         self, fn: Callable[[Connection], T], *, action: str, mailbox: str | None = None, write: bool = False
@@ -127,27 +130,30 @@ class AccountPool:
                     return await self._in_thread(slot, fn, action)
 
     async def _in_thread(self, slot: _Slot, fn: Callable[[Connection], T], action: str) -> T:
-        slot.cancelled = False
+        cancelled = threading.Event()  # this call's own mark: a later call on the slot must not clear it
         try:
-            return await anyio.to_thread.run_sync(self._call, slot, fn, action, abandon_on_cancel=True)
+            return await anyio.to_thread.run_sync(
+                self._call, slot, fn, action, cancelled, abandon_on_cancel=True
+            )
         except anyio.get_cancelled_exc_class():
             with slot.guard:
-                slot.cancelled = True
+                cancelled.set()
                 conn, slot.conn = slot.conn, None
             if conn is not None:
                 log.info("account %s: %s was cancelled; closing its connection", self.account.id, action)
                 conn.abort()
             raise
 
-    def _call(self, slot: _Slot, fn: Callable[[Connection], T], action: str) -> T:
+    def _call(self, slot: _Slot, fn: Callable[[Connection], T], action: str, cancelled: threading.Event) -> T:
         conn = slot.conn
         if conn is None:
             conn = Connection(self.account)
             self.logins += 1
             with slot.guard:
-                if not slot.cancelled:
+                keep = not cancelled.is_set() and slot.conn is None
+                if keep:
                     slot.conn = conn
-            if slot.cancelled:
+            if not keep:  # the caller gave up while we logged in: never run its job, never share a connection
                 conn.abort()
                 raise BrokenConnection("the call was cancelled", account=self.account.id)
         before = conn.writes_sent

@@ -85,7 +85,8 @@ def _ascii_search(conn: Connection, filters: Filters, search: Search) -> list[in
             f"{len(candidates)} messages match the ASCII part (at most {MAX_CHECKED} are checked); narrow "
             "the search with dates or other filters",
         )
-    return [uid for uid in candidates if uid in _matching(conn, candidates, wanted)]
+    matched = _matching(conn, candidates, wanted)  # one pass over the candidates' headers
+    return [uid for uid in candidates if uid in matched]
 
 
 def _matching(conn: Connection, uids: list[int], wanted: dict[str, str]) -> set[int]:

@@ -16,6 +16,7 @@ from mail_mcp.errors import NotFound, ServerError, Unsupported
 from mail_mcp.imap import _compat
 from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.flags import check_wire_flags
+from mail_mcp.imap.quirks import throttle_delay
 from mail_mcp.imap.uidset import parse_uid_set, uid_set
 
 
@@ -212,8 +213,8 @@ def _transfer(
         else:
             conn.client.copy(targets, destination)
     except imap_exc.IMAPClientError as exc:
-        if isinstance(exc, imap_exc.IMAPClientAbortError):
-            raise
+        if isinstance(exc, imap_exc.IMAPClientAbortError) or throttle_delay(str(exc)) is not None:
+            raise  # a broken connection, or a throttling provider: the pool maps and handles those
         raise _destination_error(exc, destination) from None
     dest_validity, mapping = _copyuid(conn)
     progress.copied, progress.dest_uidvalidity, progress.copy_done = mapping, dest_validity, True

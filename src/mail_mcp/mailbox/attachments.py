@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -100,7 +101,10 @@ class Attachments:
         name = (
             _UNSAFE.sub("_", Path(part.filename or f"part-{part.part_id}").name).strip("._") or "attachment"
         )
-        target = self.download_dir / f"{mid.uid}-{part.part_id}-{name}"
+        # UIDs are unique only within one folder generation: the file name carries all of the message id, so
+        # attachments of different messages (folders, accounts) never overwrite each other.
+        where = hashlib.sha256(f"{mid.account}:{mid.mailbox}:{mid.uidvalidity}".encode()).hexdigest()[:10]
+        target = self.download_dir / f"{where}-{mid.uid}-{part.part_id}-{name}"
         self.download_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as out:

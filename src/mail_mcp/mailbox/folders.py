@@ -76,7 +76,8 @@ class FolderCache:
             folders = await self.folders(account_id, refresh=refresh)
             folder = _match(folders, destination)
             if folder is None:
-                folder = _match(folders, to_server(destination, await self.namespace(account_id)))
+                names = [f.name for f in folders]
+                folder = _match(folders, to_server(destination, await self.namespace(account_id), names))
             if folder is not None:
                 if not folder.selectable:
                     raise InvalidInput(

@@ -197,6 +197,8 @@ class Organizer:
             account.id,
             add=list(change.add),
             remove=list(change.remove),
+            add_labels=list(labels[0] or []),
+            remove_labels=list(labels[1] or []),
             outcomes={o.message_id: o.code or o.status for o in result.messages},
         )
         return result

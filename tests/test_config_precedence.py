@@ -157,3 +157,38 @@ def test_address_must_be_an_address() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(env={**BASE, "MAIL_IMAP_WORK_ADDRESS": "me at example.org"})
     assert caught.value.setting == "MAIL_IMAP_WORK_ADDRESS"
+
+
+def test_the_environment_amends_an_account_defined_in_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[accounts.Work]\nhost = "imap.example.com"\nuser = "me@example.com"\npassword = "from-toml"\n'
+        'write_enabled = true\n\n[accounts.Work.smtp]\nhost = "smtp.example.com"\n'
+    )
+    env = {
+        "MAIL_IMAP_WORK_PASS": "from-env",
+        "MAIL_IMAP_WORK_WRITE_ENABLED": "false",
+        "MAIL_SMTP_WORK_ALLOWED_RECIPIENTS": "@corp.example",
+        "MAIL_SMTP_WORK_RATE_LIMIT": "5",
+    }
+    settings = load_settings(env=env, config_path=path)
+    account = settings.accounts["Work"]
+    assert list(settings.accounts) == ["Work"]  # one account, not Work and work
+    assert account.password is not None and account.password.get_secret_value() == "from-env"
+    assert account.write_enabled is False
+    assert (
+        settings.smtp["Work"].allowed_recipients == ("@corp.example",)
+        and settings.smtp["Work"].rate_limit == 5
+    )
+
+
+def test_an_empty_sending_variable_leaves_the_files_value(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('smtp_confirm = "always"\nsmtp_max_attachment_bytes = 1000\nsend_enabled = true\n')
+    env = {"MAIL_SMTP_CONFIRM": "", "MAIL_SMTP_MAX_ATTACHMENT_BYTES": " ", "MAIL_SMTP_SEND_ENABLED": ""}
+    settings = load_settings(env=env, config_path=path)
+    assert (settings.smtp_confirm, settings.max_send_attachment_bytes, settings.send_enabled) == (
+        "always",
+        1000,
+        True,
+    )

@@ -22,6 +22,7 @@ from mail_mcp.auth.store import describe_store, open_store
 from mail_mcp.config.accounts_file import default_config_path, read_accounts, remove_account
 from mail_mcp.config.models import AccountConfig, Settings
 from mail_mcp.config.providers import PROFILES
+from mail_mcp.config.signin import secrets_file
 from mail_mcp.errors import ConfigError, MailError
 
 if TYPE_CHECKING:
@@ -101,13 +102,13 @@ def run(args: argparse.Namespace, *, check: Check, io: Console | None = None) ->
             from mail_mcp.account.add import add
 
             return add(args, path, io)
+        if command == "remove":  # works even when some account of the file no longer loads
+            return _remove(args, path, io)
         from mail_mcp.config.sources import load_settings
 
         settings = load_settings(config_path=path if path.exists() else None)
         if command == "list":
             return _list(settings, io)
-        if command == "remove":
-            return _remove(args, path, settings, io)
         account = _account(settings, args.account_id)
         if command == "login":
             return _login(account, io)
@@ -187,7 +188,11 @@ def _stored(account: AccountConfig) -> str:
     if account.auth == "password" and account.password_command:
         return "password command"
     try:
-        store = account.oauth.store() if account.oauth is not None else open_store(account.secrets_file)
+        store = (
+            account.oauth.store()
+            if account.oauth is not None
+            else open_store(secrets_file({"secrets_file": account.secrets_file}))
+        )
         found = store.get(account.id, name) is not None
     except (SecretStoreError, MailError):
         return "no secret store"
@@ -208,10 +213,12 @@ def _list(settings: Settings, io: Console) -> int:
     return 0
 
 
-def _remove(args: argparse.Namespace, path: Path, settings: Settings, io: Console) -> int:
+def _remove(args: argparse.Namespace, path: Path, io: Console) -> int:
     account_id: str = args.account_id
-    in_file = account_id in read_accounts(path)
-    if not in_file and account_id not in settings.accounts:
+    table = read_accounts(path).get(account_id)
+    in_file = isinstance(table, dict)
+    in_env = any(name.startswith(f"MAIL_IMAP_{account_id.upper()}_") for name in os.environ)
+    if not in_file and not in_env:
         raise Abort(f"no account {account_id!r}")
     if (
         not args.yes
@@ -223,9 +230,10 @@ def _remove(args: argparse.Namespace, path: Path, settings: Settings, io: Consol
         io.say(f"Removed [accounts.{account_id}] from {path}.")
     else:
         io.say(f"'{account_id}' is set by MAIL_IMAP_{account_id.upper()}_* variables; unset them too.")
-    account = settings.accounts.get(account_id)
     try:
-        store = open_store(account.secrets_file if account is not None else None)
+        store = open_store(
+            secrets_file(table if isinstance(table, dict) else {})
+        )  # MAIL_MCP_SECRETS_FILE first
         deleted = [
             n for n in (PASSWORD, OAUTH_REFRESH_TOKEN, OAUTH_CLIENT_SECRET) if store.delete(account_id, n)
         ]

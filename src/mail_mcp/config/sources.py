@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,28 +58,30 @@ ACCOUNT_KEYS = {
 GLOBAL_KEYS = {"WRITE_ENABLED", "TIMEOUT"}
 
 
-def _env_accounts(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+def _env_accounts(env: Mapping[str, str], file_ids: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
     """Collect MAIL_IMAP_<ID>_<KEY> variables for every id that has a _HOST or a _PROVIDER (a name ending in
-    _OAUTH_PROVIDER is that key of another account, never the PROVIDER of an id ending in _OAUTH)."""
-    ids = list(
-        dict.fromkeys(
-            name[len("MAIL_IMAP_") : -len(suffix)]
-            for name in env
-            for suffix in ("_HOST", "_PROVIDER")
-            if name.startswith("MAIL_IMAP_")
-            and name.endswith(suffix)
-            and len(name) > len("MAIL_IMAP_" + suffix)
-            and not (suffix == "_PROVIDER" and name.endswith("_OAUTH_PROVIDER"))
-        )
-    )
+    _OAUTH_PROVIDER is that key of another account, never the PROVIDER of an id ending in _OAUTH), and for every
+    account of the file (`[accounts.Work]` is MAIL_IMAP_WORK_*), keyed like the file names it. An empty
+    variable is an unset one."""
+    from_env = [
+        name[len("MAIL_IMAP_") : -len(suffix)]
+        for name in env
+        for suffix in ("_HOST", "_PROVIDER")
+        if name.startswith("MAIL_IMAP_")
+        and name.endswith(suffix)
+        and len(name) > len("MAIL_IMAP_" + suffix)
+        and not (suffix == "_PROVIDER" and name.endswith("_OAUTH_PROVIDER"))
+    ]
+    by_upper = {account_id.upper(): account_id for account_id in file_ids}
     accounts: dict[str, dict[str, Any]] = {}
-    for raw_id in ids:
+    for raw_id in dict.fromkeys([*from_env, *by_upper]):
         fields: dict[str, Any] = {}
         for key, field in ACCOUNT_KEYS.items():
-            var = f"MAIL_IMAP_{raw_id}_{key}"
-            if var in env:
+            var = f"MAIL_IMAP_{raw_id.upper()}_{key}"
+            if env.get(var, "").strip():
                 fields[field] = (var, env[var])
-        accounts[raw_id.lower()] = fields
+        if fields or raw_id in from_env:
+            accounts[by_upper.get(raw_id.upper(), raw_id.lower())] = fields
     return accounts
 
 
@@ -92,14 +94,16 @@ def _coerce(field: str, var: str, value: str) -> Any:
 
 
 def _provider_defaults(fields: dict[str, Any]) -> None:
-    """PROVIDER fills in HOST, PORT and SECURITY (all three only when HOST is unset) and, for a provider that
+    """PROVIDER fills in HOST, and PORT and SECURITY where they are not given, when HOST is unset; for a provider that
     takes no passwords (Microsoft), AUTH=oauth2 with its OAuth preset when no password is configured."""
     name = str(fields.get("provider") or "").strip().lower()
     profile = PROFILES.get(name)
     if profile is None:
         return
-    if not fields.get("host"):
-        fields.update(host=profile.imap_host, port=profile.imap_port, security=profile.imap_security)
+    if not fields.get("host"):  # the provider's server; a PORT or SECURITY given explicitly still wins
+        fields["host"] = profile.imap_host
+        fields.setdefault("port", profile.imap_port)
+        fields.setdefault("security", profile.imap_security)
     no_password = not fields.get("password") and not fields.get("password_command")
     if profile.auth == "oauth2" and no_password and not fields.get("auth"):
         fields["auth"] = "oauth2"
@@ -181,19 +185,20 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | Path 
             {k: f"{path}: {k}" for k in file_settings},
             str(path),
         )
-        for account_id, table in (file_settings.get("accounts") or {}).items():
+        tables = file_settings.get("accounts") or {}
+        if not isinstance(tables, dict):
+            raise ConfigError(f"{path}: accounts", "must be a table of [accounts.<id>] tables")
+        for account_id, table in tables.items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: accounts.{account_id}", "must be a table")
             raw[account_id] = {k: v for k, v in table.items() if k != "smtp"}  # smtp: load_smtp_settings
             origins[account_id] = {k: f"{path}: accounts.{account_id}.{k}" for k in table}
             check_fields(raw[account_id], origins[account_id], f"{path}: accounts.{account_id}")
 
-    for account_id, fields in _env_accounts(env).items():
+    for account_id, fields in _env_accounts(env, raw).items():
         entry = raw.setdefault(account_id, {})
         origin = origins.setdefault(account_id, {})
         for field, (var, value) in fields.items():
-            if field in BOOL_FIELDS and not value.strip():
-                continue  # an empty variable is an unset one
             entry[field] = _coerce(field, var, value)
             origin[field] = var
 
@@ -297,12 +302,21 @@ def load_smtp_settings(
         for name in env
         if name.startswith("MAIL_SMTP_") and name.endswith("_HOST") and len(name) > len("MAIL_SMTP__HOST")
     ]
-    for raw_id in ids:
-        entry, origin = raw.setdefault(raw_id.lower(), {}), origins.setdefault(raw_id.lower(), {})
-        for key, field in SMTP_KEYS.items():
-            var = f"MAIL_SMTP_{raw_id}_{key}"
-            if var in env:
-                entry[field], origin[field] = env[var], var
+    by_upper = {account_id.upper(): account_id for account_id in accounts}
+    for raw_id in dict.fromkeys(
+        [*ids, *by_upper]
+    ):  # the environment also amends a file's [accounts.<id>.smtp]
+        account_id = by_upper.get(raw_id.upper(), raw_id.lower())
+        found = {
+            field: f"MAIL_SMTP_{raw_id.upper()}_{key}"
+            for key, field in SMTP_KEYS.items()
+            if env.get(f"MAIL_SMTP_{raw_id.upper()}_{key}", "").strip()
+        }
+        if not found or (account_id not in raw and "host" not in found):
+            continue  # no SMTP for this account: a lone _ALLOWED_RECIPIENTS does not make one
+        entry, origin = raw.setdefault(account_id, {}), origins.setdefault(account_id, {})
+        for field, var in found.items():
+            entry[field], origin[field] = env[var], var
     smtp: dict[str, SmtpConfig] = {}
     for account_id, fields in raw.items():
         if account_id not in accounts:
@@ -315,7 +329,11 @@ def load_smtp_settings(
 
     values: dict[str, Any] = {}
     for field, (var, key) in SMTP_GLOBALS.items():
-        value, setting = (env[var], var) if var in env else (file_settings.get(key), f"{path}: {key}")
+        value: Any
+        if env.get(var, "").strip():  # an empty variable is an unset one: the file's value stands
+            value, setting = env[var], var
+        else:
+            value, setting = file_settings.get(key), f"{path}: {key}"
         if value is None or value == "":
             continue
         if field == "send_enabled":

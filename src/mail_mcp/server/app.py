@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -153,8 +154,8 @@ class MailMCPServer(MCPServer[Any]):
         finally:
             log.info(
                 "tool=%s account=%s outcome=%s duration_ms=%d%s",
-                name,
-                arguments.get("account") or _account_of(arguments) or self.default_account,
+                _loggable(name),
+                _loggable(arguments.get("account") or _account_of(arguments) or self.default_account),
                 outcome,
                 round((time.perf_counter() - started.get()) * 1000),
                 counts,
@@ -206,6 +207,11 @@ def _counts(result: CallToolResult | InputRequiredResult) -> str:
         None,
     )
     return (f" items={items}" if items is not None else "") + f" chars={chars}"
+
+
+def _loggable(value: object) -> str:
+    """A caller-given value as one short log token: no line breaks or spaces to forge log lines with."""
+    return re.sub(r"[^\w.@+-]", "?", str(value))[:64]
 
 
 def _account_of(arguments: dict[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 FENCE_NOTE = (
@@ -49,7 +50,9 @@ def person(address: dict[str, Any] | None) -> str:
     if not address:
         return "(no sender)"
     name, email = one_line(address.get("name")), one_line(address.get("email"))
-    return f"{name} <{email}>" if name else email
+    shown = f"{name} <{email}>" if name else email or "(unreadable address)"
+    warning = one_line(address.get("warning"))
+    return f"{shown} [warning: {warning}]" if warning else shown
 
 
 def people(addresses: list[dict[str, Any]] | None) -> str:
@@ -57,8 +60,16 @@ def people(addresses: list[dict[str, Any]] | None) -> str:
 
 
 def when(value: str | None) -> str:
-    """ISO 8601 UTC -> `2026-12-02 10:05`."""
-    return value[:16].replace("T", " ") if value else "(no date)"
+    """An ISO 8601 time (any offset) -> `2026-12-02 10:05` in UTC."""
+    if not value:
+        return "(no date)"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return one_line(value)[:16]
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def flag_words(flags: list[str], *, attachment: bool = False) -> str:
@@ -107,7 +118,9 @@ def render_list(envelope: dict[str, Any], token: str) -> str:
 
 def _attachment_line(a: dict[str, Any]) -> str:
     name = one_line(a.get("filename")) or "(no name)"
-    return f"  {a['index']}. {name} ({a['content_type']}, {size(a.get('size'))}, part {a['part_id']})"
+    return (
+        f"  {a['index']}. {name} ({one_line(a['content_type'])}, {size(a.get('size'))}, part {a['part_id']})"
+    )
 
 
 def render_message(envelope: dict[str, Any], token: str) -> str:
@@ -133,10 +146,10 @@ def render_message(envelope: dict[str, Any], token: str) -> str:
     content += text.splitlines() or ["(no text)"]
     if body.get("html") is not None:
         content += ["", "HTML:", *body["html"].splitlines()]
+    if d.get("attachments"):  # their names and types come from the sender too: inside the fence
+        content += ["", "Attachments (get_attachment with the number):"]
+        content += [_attachment_line(a) for a in d["attachments"]]
     tail = []
-    if d.get("attachments"):
-        tail.append("Attachments (get_attachment with the number):")
-        tail += [_attachment_line(a) for a in d["attachments"]]
     shown = f"chars {body['offset']}-{body['offset'] + len(text)} of {body['total_chars']}"
     if body.get("next_offset") is not None:
         tail.append(f"Body cut ({shown}): continue with offset={body['next_offset']}.")
@@ -147,31 +160,36 @@ def render_message(envelope: dict[str, Any], token: str) -> str:
 
 def render_attachment(envelope: dict[str, Any], token: str) -> str:
     d = envelope["data"]
-    head = f"{envelope['summary']}"
-    lines = [head]
+    lines = [f"Attachment, part {d['part_id']} of {d['message_id']}, {size(d.get('size'))}:"]
     if d.get("resource_uri"):
         lines.append(f"Bytes: {d['resource_uri']} (resources/read)")
+    content = [
+        f"Name: {one_line(d.get('filename')) or '(no name)'}",
+        f"Type: {one_line(d.get('content_type'))}",
+    ]
     if d.get("saved_path"):
-        lines.append(f"Saved to: {d['saved_path']}")
+        content.append(f"Saved to: {one_line(d['saved_path'])}")
     if d.get("text") is not None:
-        lines += fence(d["text"].splitlines() or [""], token)
-        if d.get("next_offset") is not None:
-            lines.append(
-                f"Text cut (chars {d.get('offset', 0)}-{d['next_offset']} of {d.get('total_chars')}): "
-                f"continue with offset={d['next_offset']}."
-            )
+        content += ["", *(d["text"].splitlines() or [""])]
+    lines += fence(content, token)
+    if d.get("text") is not None and d.get("next_offset") is not None:
+        lines.append(
+            f"Text cut (chars {d.get('offset', 0)}-{d['next_offset']} of {d.get('total_chars')}): "
+            f"continue with offset={d['next_offset']}."
+        )
     return "\n".join(lines)
 
 
 def render_folders(envelope: dict[str, Any], token: str) -> str:
     d = envelope["data"]
-    lines = [f"{len(d['folders'])} folders of {d['account']}: name (role) messages/unread"]
-    for f in d["folders"]:
+    head = f"{len(d['folders'])} folders of {d['account']}: name (role) messages/unread"
+    lines = []
+    for f in d["folders"]:  # names can be made by others (shared folders): fenced like mail content
         role = f" ({f['role']})" if f.get("role") else ""
         counts = f" {f['messages']}/{f['unseen']}" if f.get("messages") is not None else ""
         closed = "" if f.get("selectable", True) else " not selectable"
-        lines.append(f"{f['name']}{role}{counts}{closed}")
-    return "\n".join(lines)
+        lines.append(f"{one_line(f['name'])}{role}{counts}{closed}")
+    return "\n".join([head, *fence(lines, token)])
 
 
 def render_accounts(envelope: dict[str, Any], token: str) -> str:
@@ -184,7 +202,8 @@ def render_accounts(envelope: dict[str, Any], token: str) -> str:
             or "read only"
         )
         caps = " ".join(a.get("capabilities", []))
-        lines.append(f"{a['id']}: {a['address']} on {a['server']}, {state}; {rights}; {caps}")
+        address = a.get("address") or "(no address configured)"
+        lines.append(f"{a['id']}: {address} on {a['server']}, {state}; {rights}; {caps}")
     return "\n".join(lines)
 
 
@@ -197,8 +216,10 @@ def _lean(value: Any) -> Any:
 
 
 def render_other(envelope: dict[str, Any], token: str) -> str:
-    """Results of writes and sending: the summary, then the data as compact JSON without empty members."""
-    return f"{envelope.get('summary', '')}\n{json.dumps(_lean(envelope.get('data')), ensure_ascii=False)}"
+    """Results of writes and sending: the summary, then the data as compact JSON without empty members, fenced
+    (a reply's subject and recipients, a forward's file names come from the original's sender)."""
+    data = json.dumps(_lean(envelope.get("data")), ensure_ascii=False)
+    return "\n".join([one_line(envelope.get("summary", "")), *fence([data], token)])
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any], str], str]] = {

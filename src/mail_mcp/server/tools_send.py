@@ -144,7 +144,12 @@ def _summary(result: SendResult) -> str:
         text += f"; refused: {', '.join(r.address for r in result.refused)}"
     copy = result.sent_copy
     if copy is not None:
-        text += f"; copy saved in {copy.mailbox}" if copy.saved else f"; no copy in Sent ({copy.reason})"
+        if copy.saved:
+            text += f"; copy saved in {copy.mailbox}"
+        elif copy.status == "unknown":
+            text += f"; a copy may be in Sent: look for header_message_id before saving one ({copy.reason})"
+        else:
+            text += f"; no copy in Sent ({copy.reason})"
     return text
 
 
@@ -284,9 +289,7 @@ def register(server: MCPServer, service: MailService) -> None:
             """Save a message in Drafts for a person to review and send (or for send_draft). Composed like
             send_message; nothing is sent."""
             result = await drafts.save_draft(request(**locals()))
-            return ToolResult(
-                summary=f"draft saved in {result.mailbox}: {result.subject!r}", data=result, meta=meta()
-            )
+            return ToolResult(summary=f"draft saved in {result.mailbox}", data=result, meta=meta())
 
         @server.tool(annotations=REPLACE_DRAFT, title="Replace a draft")
         async def update_draft(
@@ -306,4 +309,4 @@ def register(server: MCPServer, service: MailService) -> None:
             """Replace a draft: give the whole message again (fields left out are not kept). The new draft is saved,
             then the old one deleted; use the returned draft_id from now on."""
             result = await drafts.save_draft(request(**locals()), replaces=draft_id)
-            return ToolResult(summary=f"draft replaced: {result.subject!r}", data=result, meta=meta())
+            return ToolResult(summary="draft replaced", data=result, meta=meta())

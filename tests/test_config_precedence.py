@@ -192,3 +192,13 @@ def test_an_empty_sending_variable_leaves_the_files_value(tmp_path: Path) -> Non
         1000,
         True,
     )
+
+
+def test_an_unknown_top_level_key_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        'write_enable = true\n\n[accounts.work]\nhost = "imap.example.com"\nuser = "me@example.com"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env={"MAIL_IMAP_WORK_PASS": "x"}, config_path=path)
+    assert caught.value.setting.endswith("write_enable") and "unknown setting" in caught.value.problem

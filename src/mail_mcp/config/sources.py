@@ -56,6 +56,16 @@ ACCOUNT_KEYS = {
     **SIGNIN_KEYS,
 }
 GLOBAL_KEYS = {"WRITE_ENABLED", "TIMEOUT"}
+FILE_KEYS = {  # the top level of the TOML file
+    "accounts",
+    "write_enabled",
+    "timeout",
+    "max_attachment_bytes",
+    "send_enabled",
+    "smtp_confirm",
+    "smtp_attachment_dir",
+    "smtp_max_attachment_bytes",
+}
 
 
 def _env_accounts(env: Mapping[str, str], file_ids: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
@@ -180,6 +190,12 @@ def load_settings(env: Mapping[str, str] | None = None, config_path: str | Path 
             raise ConfigError(str(path), f"cannot read config file ({exc.strerror})") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(str(path), f"invalid TOML: {exc}") from None
+        unknown = sorted(set(file_settings) - FILE_KEYS)
+        if unknown:  # a typo such as `write_enable = true` must not be silently ignored
+            raise ConfigError(
+                f"{path}: {unknown[0]}",
+                f"unknown setting; the file's top level takes {', '.join(sorted(FILE_KEYS))}",
+            )
         check_fields(
             {k: v for k, v in file_settings.items() if k in BOOL_FIELDS},
             {k: f"{path}: {k}" for k in file_settings},

@@ -283,6 +283,9 @@ class _Conn:
                 self.fault = None
         rule = fault.rule
         if reply is not None:
+            rule.reached_upstream = (
+                True  # the server answered it (the forwarding thread may not have said so yet)
+            )
             rule.upstream_reply = reply
             rule.replied.set()
         if rule.action == "cut_after_send":

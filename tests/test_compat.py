@@ -11,8 +11,21 @@ from imapclient import IMAPClient
 from imapclient import imapclient as imapclient_module
 from mcp.server import MCPServer
 
-IMAPCLIENT_PRIVATE = ["_raw_command_untagged", "_proc_folder_list", "_checkok", "_do_capabilites"]
-IMAPLIB_PRIVATE = ["_simple_command", "_untagged_response", "_command", "_command_complete", "send"]
+IMAPCLIENT_PRIVATE = [
+    "_raw_command_untagged",
+    "_proc_folder_list",
+    "_checkok",
+    "_do_capabilites",
+    "_create_IMAP4",
+]
+IMAPLIB_PRIVATE = [
+    "_simple_command",
+    "_untagged_response",
+    "_command",
+    "_command_complete",
+    "send",
+    "_create_socket",
+]
 
 
 @pytest.mark.parametrize("name", IMAPCLIENT_PRIVATE)

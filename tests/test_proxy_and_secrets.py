@@ -28,7 +28,7 @@ from mail_mcp.auth.secrets import (
     open_secret_store,
 )
 from mail_mcp.errors import ConfigError, ConnectionFailed, MailError
-from mail_mcp.net.imap_socket import ProxiedIMAPClient
+from mail_mcp.imap._compat import ProxiedIMAPClient
 from mail_mcp.net.proxy import ProxyConfig, open_socket, open_socket_async, parse_proxy
 from mail_mcp.sandbox import Sandbox
 

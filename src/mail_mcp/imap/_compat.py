@@ -3,11 +3,16 @@ tests/test_compat.py is the canary that fails first when an upgrade moves one of
 
 from __future__ import annotations
 
+import imaplib
+import socket
+import ssl as ssl_lib
 from collections.abc import Callable
 from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.imapclient import _normalise_search_criteria
+
+from mail_mcp.net.proxy import ProxyConfig, open_socket
 
 normalise_search_criteria = _normalise_search_criteria
 
@@ -63,3 +68,64 @@ def reread_capabilities(client: IMAPClient) -> tuple[bytes, ...]:
     caps: tuple[bytes, ...] = client._do_capabilites()
     client._cached_capabilities = caps
     return caps
+
+
+# An IMAPClient over a socket opened through a proxy. imapclient has no public hook for a caller-made socket:
+# `IMAPClient._create_IMAP4()` builds the imaplib object (host, port, ssl, ssl_context and the connect timeout are
+# set before it runs) and `imaplib.IMAP4._create_socket(timeout)` gives it its connected socket, as imaplib's own
+# IMAP4_SSL does to add TLS. STARTTLS needs nothing more (imaplib wraps `self.sock` with the mail server's name);
+# for implicit TLS the proxied socket is wrapped here, so certificates are checked against the mail server's name.
+
+
+class _ProxiedIMAP4(imaplib.IMAP4):
+    """imaplib.IMAP4 whose socket comes from `open_socket`, optionally wrapped in TLS (implicit TLS)."""
+
+    def __init__(
+        self, host: str, port: int, proxy: ProxyConfig, tls: ssl_lib.SSLContext | None, timeout: float | None
+    ) -> None:
+        self._proxy = proxy
+        self._tls = tls
+        self._connect_timeout = timeout
+        super().__init__(host, port, timeout)
+
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        limit = self._connect_timeout if timeout is None else timeout
+        sock = open_socket(self._proxy, self.host, self.port, limit)
+        if self._tls is None:
+            return sock
+        try:
+            return self._tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class ProxiedIMAPClient(IMAPClient):  # type: ignore[misc,unused-ignore]
+    """``IMAPClient(host, port, ssl=..., ssl_context=..., timeout=...)`` tunnelled through `proxy`.
+
+    With ``proxy=None`` it is exactly an IMAPClient. Proxy failures raise `ConnectionFailed`/`Timeout` from
+    the constructor; TLS and IMAP failures raise what IMAPClient raises. For STARTTLS pass ``ssl=False`` and
+    call ``starttls(context)`` as usual.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        proxy: ProxyConfig | None,
+        ssl: bool = True,
+        ssl_context: ssl_lib.SSLContext | None = None,
+        timeout: float | None = None,
+        use_uid: bool = True,
+    ) -> None:
+        self._proxy = proxy
+        super().__init__(host, port=port, use_uid=use_uid, ssl=ssl, ssl_context=ssl_context, timeout=timeout)
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:
+        if self._proxy is None:
+            imap: imaplib.IMAP4 = super()._create_IMAP4()
+            return imap
+        tls = (self.ssl_context or ssl_lib.create_default_context()) if self.ssl else None
+        connect_timeout: float | None = getattr(self._timeout, "connect", None)
+        return _ProxiedIMAP4(self.host, self.port, self._proxy, tls, connect_timeout)

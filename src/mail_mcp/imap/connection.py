@@ -33,9 +33,9 @@ from mail_mcp.errors import (
     Timeout,
 )
 from mail_mcp.imap import _compat
+from mail_mcp.imap._compat import ProxiedIMAPClient
 from mail_mcp.imap.login import login
 from mail_mcp.imap.quirks import mailbox_missing, throttle_delay
-from mail_mcp.net.imap_socket import ProxiedIMAPClient
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from imapclient.exceptions import ProtocolError
 
 from mail_mcp.errors import InvalidInput, NotFound
 from mail_mcp.ids import MessageId
-from mail_mcp.imap import order
+from mail_mcp.imap import order, threads
 from mail_mcp.imap.connection import Connection, Selected
 from mail_mcp.imap.search import Cursor, Filters
 from mail_mcp.mime import Part, attachments, has_attachments, parse_bodystructure, pick_text_parts
@@ -45,6 +45,7 @@ class RawPage:
     total: int | None
     messages: list[RawMessage]
     next_cursor: Cursor | None
+    thread_counts: dict[int, int] | None = None  # group_by_thread: messages per conversation, by head UID
 
 
 def _fetch(conn: Connection, uids: list[int], items: list[bytes]) -> dict[int, dict[bytes, Any]]:
@@ -81,6 +82,15 @@ def _fetch_previews(conn: Connection, messages: list[RawMessage]) -> None:
                 message.texts[part_id] = body
 
 
+def summaries(conn: Connection, uids: list[int]) -> list[RawMessage]:
+    """The summary items and previews of these messages in the selected folder (the ones still there), in the
+    order given."""
+    fetched = _fetch(conn, uids, _summary_items(conn))
+    page = [_with_structure(uid, fetched[uid]) for uid in uids if uid in fetched]
+    _fetch_previews(conn, page)
+    return page
+
+
 def has_attachment(root: Part) -> bool:
     """Real attachments anywhere (multipart/mixed, signed, related…), or a whole message that is one
     non-text part, such as a bare application/pdf."""
@@ -89,7 +99,7 @@ def has_attachment(root: Part) -> bool:
     return has_attachments(root)
 
 
-def _scan_structures(
+def scan_structures(
     conn: Connection, uids: list[int], start: int, limit: int, wanted: bool
 ) -> tuple[list[int], int, dict[int, int]]:
     """has_attachment: walk the order from `start` in chunks, reading only BODYSTRUCTURE and INTERNALDATE,
@@ -131,19 +141,21 @@ def list_page(
         )
     selected = conn.select(mailbox, readonly=True, expect_uidvalidity=cursor.uidvalidity if cursor else None)
     found = order.ordered(conn, account, mailbox, selected.uidvalidity, filters)
+    counts = None
+    if filters.group_by_thread:
+        heads, counts = threads.thread_heads(conn, found.uids)
+        found = order.Ordered(heads, found.dates)
     uids = found.uids
     start = order.resume_at(conn, found, cursor.key if cursor else None) + offset
     dates = dict(found.dates)
     if filters.has_attachment is not None:
-        chosen, end, seen = _scan_structures(conn, uids, start, limit, filters.has_attachment)
+        chosen, end, seen = scan_structures(conn, uids, start, limit, filters.has_attachment)
         dates.update(seen)
     else:
         chosen, end = uids[start : start + limit], min(start + limit, len(uids))
-    fetched = _fetch(conn, chosen, _summary_items(conn))
-    page = [_with_structure(uid, fetched[uid]) for uid in chosen if uid in fetched]
+    page = summaries(conn, chosen)
     for message in page:
         dates[message.uid] = order.arrival(message.data.get(b"INTERNALDATE"))
-    _fetch_previews(conn, page)
     next_cursor = None
     if end < len(uids):
         last = uids[end - 1] if end > 0 else None
@@ -154,7 +166,9 @@ def list_page(
                 account, mailbox, selected.uidvalidity, filters.as_json(), dates.get(last, 0), last
             )
     total = None if filters.needs_structure_check else len(uids)
-    return RawPage(selected=selected, total=total, messages=page, next_cursor=next_cursor)
+    return RawPage(
+        selected=selected, total=total, messages=page, next_cursor=next_cursor, thread_counts=counts
+    )
 
 
 def _gone(mid: MessageId) -> NotFound:

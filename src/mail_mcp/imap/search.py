@@ -50,6 +50,7 @@ class Filters:
     larger_than: int | None = None
     has_attachment: bool | None = None
     gmail_query: str | None = None  # X-GM-RAW: Gmail's own search syntax (Gmail accounts only)
+    group_by_thread: bool | None = None  # not a criterion: one row per conversation (kept in the cursor)
 
     def __post_init__(self) -> None:
         for name in ("from_", "to", "subject", "text", "gmail_query"):
@@ -106,7 +107,7 @@ class Filters:
         """Strict: only known keys with values of the right type (cursors carry filters)."""
         kinds: dict[str, Any] = {"from_": str, "to": str, "subject": str, "text": str, "larger_than": int}
         kinds["gmail_query"] = str
-        kinds |= dict.fromkeys(("unread", "flagged", "has_attachment"), bool)
+        kinds |= dict.fromkeys(("unread", "flagged", "has_attachment", "group_by_thread"), bool)
         kinds |= dict.fromkeys(DATE_FILTERS, date)
         fields: dict[str, Any] = {}
         for key, value in data.items():

@@ -78,6 +78,11 @@ class MessageSummary(BaseModel):
     size: int = Field(description="Size in bytes on the server.")
     in_reply_to: str | None = None
     preview: str = Field("", description="The first words of the body (untrusted content).")
+    thread_count: int | None = Field(
+        None,
+        description="With group_by_thread: how many messages the conversation has (this is its newest).",
+        exclude_if=lambda value: value is None,
+    )
 
 
 class MessageList(BaseModel):
@@ -89,6 +94,11 @@ class MessageList(BaseModel):
         "which is checked message by message."
     )
     order: str = "newest first"
+    mailboxes: list[str] | None = Field(
+        None,
+        description="The folders searched, when a listing covers more than one.",
+        exclude_if=lambda value: value is None,
+    )
     messages: list[MessageSummary]
 
 

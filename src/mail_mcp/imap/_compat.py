@@ -44,6 +44,22 @@ def uid_fetch_raw(client: IMAPClient, uid_set: str, items: str) -> list[Any]:
     return list(fetched)
 
 
+def uid_fetch_changed(
+    client: IMAPClient, uid_set: str, items: str, modifiers: str = ""
+) -> tuple[list[Any], list[Any]]:
+    """`UID FETCH <set> <items> (<modifiers>)` (RFC 7162 CHANGEDSINCE, VANISHED): the raw untagged FETCH data and
+    the raw `* VANISHED` data of this command only (older unsolicited ones are dropped first)."""
+    imap = client._imap
+    for name in ("FETCH", "VANISHED"):
+        imap.untagged_responses.pop(name, None)
+    args = ("UID", "FETCH", uid_set, items) + ((f"({modifiers})",) if modifiers else ())
+    typ, data = imap._command_complete("FETCH", imap._command(*args))
+    client._checkok("fetch", typ, data)
+    _, fetched = imap._untagged_response(typ, data, "FETCH")
+    vanished = imap.untagged_responses.pop("VANISHED", [])
+    return [f for f in fetched if f is not None], list(vanished)
+
+
 def untagged_responses(client: IMAPClient) -> dict[str, list[Any]]:
     """imaplib's store of untagged responses seen since they were last taken."""
     responses: dict[str, list[Any]] = client._imap.untagged_responses

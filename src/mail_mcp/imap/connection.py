@@ -162,6 +162,7 @@ class Connection:
     """An authenticated IMAPClient plus what we know about its state."""
 
     writes_sent = 0
+    qresync = False  # ENABLE QRESYNC succeeded on this connection
 
     def __init__(self, account: AccountConfig) -> None:
         self.account = account
@@ -189,9 +190,25 @@ class Connection:
                 self.capabilities = self._read_capabilities()
                 if "ID" in self.capabilities:
                     self.client.id_({"name": "mail-mcp", "version": __version__})
+                if self.has("QRESYNC") and self.has("ENABLE"):
+                    self.qresync = self._enable_qresync()
             except BaseException:
                 self.close()
                 raise
+
+    def _enable_qresync(self) -> bool:
+        """ENABLE QRESYNC (RFC 7162), before any SELECT as it must be: `UID FETCH ... (CHANGEDSINCE m VANISHED)`
+        then names the UIDs expunged since m without listing the mailbox. From now on the server reports
+        expunges as `* VANISHED <uids>`, never `* n EXPUNGE`, and FETCH answers carry MODSEQ. A refusal only
+        means changes are found the slower way."""
+        try:
+            enabled = self.client.enable("QRESYNC")
+        except imap_exc.IMAPClientError as exc:
+            if isinstance(exc, imap_exc.IMAPClientAbortError):
+                raise
+            log.info("account %s: ENABLE QRESYNC refused (%s)", self.account.id, str(exc)[:200])
+            return False
+        return any(c.upper() == b"QRESYNC" for c in enabled)
 
     def _read_capabilities(self) -> frozenset[str]:
         """The capabilities after login, read again where the provider garbles the first answer (iCloud), less

@@ -1,0 +1,259 @@
+"""What changed since a listing: every listing's `meta.state` is a token for the state of its folders, and
+`list_changes(state)` reports the new messages, the flag changes and the messages that went since then.
+
+The token is URL-safe base64 of compact JSON (version, account, per folder: name, UIDVALIDITY, UIDNEXT,
+HIGHESTMODSEQ or null, message count, and the id of an in-memory snapshot where one is kept). It is not signed:
+it grants nothing an account id and folder names do not, and every field is checked. With CONDSTORE and
+QRESYNC it is all the server needs, so it survives a restart of this process. Without QRESYNC the snapshot
+(UIDs, and without CONDSTORE each message's flags) is kept here, bounded; when it is gone the result says
+which part could not be known rather than claiming nothing changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from collections import OrderedDict
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from mail_mcp.errors import InvalidInput
+from mail_mcp.ids import ACCOUNT_ID_RE, MAX_U32, MessageId
+from mail_mcp.imap import changes as imap_changes
+from mail_mcp.imap import order
+from mail_mcp.imap.changes import MailboxState, RawChanges, Snapshot
+from mail_mcp.imap.connection import Connection
+from mail_mcp.imap.fetch import has_attachment
+from mail_mcp.mailbox.models import MessageSummary
+from mail_mcp.mailbox.presenting import summary
+from mail_mcp.mailbox.service import MailService
+
+TOKEN_VERSION = 1
+MAX_TOKEN_CHARS = 64 * 1024
+MAX_MAILBOXES = 200
+MAX_LIMIT = 50
+MAX_LISTED = 200  # flag changes and vanished ids shown at most, each
+KEPT_SNAPSHOTS = 64
+KEPT_MESSAGES = 500_000  # UIDs across all kept snapshots
+BAD_STATE = (
+    "the state token is not one this server issued or is damaged; list the folder again for a new state"
+)
+_snapshots: OrderedDict[str, tuple[str, dict[str, tuple[MailboxState, Snapshot]]]] = OrderedDict()
+
+
+class FlagChange(BaseModel):
+    message_id: str
+    flags: list[str] = Field(description="All its flags now.")
+    is_read: bool
+    is_flagged: bool
+
+
+class Unknown(BaseModel):
+    mailbox: str
+    flags_unknown: bool = Field(
+        description="Flag changes in this folder could not be told (none are listed)."
+    )
+    vanished_unknown: int = Field(0, description="This many messages went, but which ones could not be told.")
+
+
+class ChangeList(BaseModel):
+    account: str
+    mailboxes: list[str]
+    state: str = Field(description="Pass this to list_changes next time: it covers everything reported here.")
+    changed: bool = Field(description="Whether anything at all is reported (false only when complete).")
+    complete: bool = Field(
+        description="false when some changes could not be told (see unknown): list the folder to be sure."
+    )
+    new_total: int = Field(description="How many messages arrived; new_messages shows the newest of them.")
+    new_messages: list[MessageSummary] = Field(description="Newest first, at most `limit`.")
+    flag_changes_total: int = 0
+    flag_changes: list[FlagChange] = Field(description="Messages whose flags changed, with their flags now.")
+    vanished_total: int = 0
+    vanished: list[str] = Field(description="Ids of messages that were deleted or moved away.")
+    unknown: list[Unknown] = Field(default_factory=list, exclude_if=lambda value: not value)
+    note: str | None = Field(None, exclude_if=lambda value: value is None)
+
+
+def encode_state(account: str, states: list[MailboxState], snapshot_id: str | None) -> str:
+    rows = [[s.name, s.uidvalidity, s.uidnext, s.modseq, s.count] for s in states]
+    payload = {"v": TOKEN_VERSION, "a": account, "m": rows, "s": snapshot_id}
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+def _number(value: Any, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError("number")
+    return value
+
+
+def _folder_name(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 1000 and all(c >= " " and c != "\x7f" for c in value)
+
+
+def decode_state(text: str) -> tuple[str, list[MailboxState], str | None]:
+    """Strict: the exact shape, numbers in range, no duplicate folders; InvalidInput(field="state") else."""
+    try:
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_TOKEN_CHARS:
+            raise ValueError("size")
+        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if not isinstance(data, dict) or set(data) != {"v", "a", "m", "s"} or data["v"] != TOKEN_VERSION:
+            raise ValueError("shape")
+        account, rows, snapshot_id = data["a"], data["m"], data["s"]
+        if not isinstance(account, str) or not ACCOUNT_ID_RE.match(account):
+            raise ValueError("account")
+        if snapshot_id is not None and not (isinstance(snapshot_id, str) and 16 <= len(snapshot_id) <= 64):
+            raise ValueError("snapshot")
+        if not isinstance(rows, list) or not 0 < len(rows) <= MAX_MAILBOXES:
+            raise ValueError("mailboxes")
+        states: list[MailboxState] = []
+        for row in rows:
+            if not isinstance(row, list) or len(row) != 5 or not _folder_name(row[0]):
+                raise ValueError("row")
+            modseq = None if row[3] is None else _number(row[3], 0, 2**63 - 1)
+            states.append(
+                MailboxState(
+                    row[0],
+                    _number(row[1], 1, MAX_U32),
+                    _number(row[2], 1, MAX_U32 + 1),
+                    modseq,
+                    _number(row[4], 0, MAX_U32),
+                )
+            )
+        if len({s.name for s in states}) != len(states):
+            raise ValueError("duplicate")
+        return account, states, snapshot_id
+    except (binascii.Error, ValueError, TypeError, RecursionError):
+        raise InvalidInput(BAD_STATE, field="state") from None
+
+
+def _keep(account: str, taken: dict[str, tuple[MailboxState, Snapshot]]) -> str | None:
+    if not taken:
+        return None
+    snapshot_id = secrets.token_urlsafe(16)
+    _snapshots[snapshot_id] = (account, taken)
+    while len(_snapshots) > KEPT_SNAPSHOTS or (
+        len(_snapshots) > 1
+        and sum(len(s.uids) for _, kept in _snapshots.values() for _, s in kept.values()) > KEPT_MESSAGES
+    ):
+        _snapshots.popitem(last=False)
+    return snapshot_id
+
+
+def _kept(snapshot_id: str | None, account: str, state: MailboxState) -> Snapshot | None:
+    """The snapshot taken with exactly this state, if still kept."""
+    entry = _snapshots.get(snapshot_id) if snapshot_id else None
+    if entry is None or entry[0] != account or state.name not in entry[1]:
+        return None
+    taken, snapshot = entry[1][state.name]
+    return snapshot if taken == state else None
+
+
+def _flag_change(mid: MessageId, flags: tuple[str, ...]) -> FlagChange:
+    lowered = {f.lower() for f in flags}
+    return FlagChange(
+        message_id=str(mid), flags=list(flags), is_read="\\seen" in lowered, is_flagged="\\flagged" in lowered
+    )
+
+
+class ChangeTracker:
+    def __init__(self, service: MailService) -> None:
+        self.service = service
+
+    async def state(self, account_id: str, mailboxes: list[str]) -> str:
+        """The token for the current state of these mailboxes (server names, as in message ids). One pool job:
+        a STATUS per folder, plus a UID (and, without CONDSTORE, flags) snapshot where QRESYNC is missing. A
+        single folder is EXAMINEd first, on the connection the listing that follows will then reuse."""
+        account = self.service.account(account_id)
+        names = list(dict.fromkeys(mailboxes))
+        if not 0 < len(names) <= MAX_MAILBOXES:
+            raise InvalidInput(f"a state covers 1 to {MAX_MAILBOXES} folders", field="mailboxes")
+
+        def job(conn: Connection) -> list[tuple[MailboxState, Snapshot | None]]:
+            return [imap_changes.take_state(conn, name, examine=len(names) == 1) for name in names]
+
+        taken = await self.service.pools.get(account.id).run(
+            job, action="reading the folder state", mailbox=names[0] if len(names) == 1 else None
+        )
+        kept = {state.name: (state, snap) for state, snap in taken if snap is not None}
+        return encode_state(account.id, [state for state, _ in taken], _keep(account.id, kept))
+
+    async def list_changes(self, state: str, limit: int = 50) -> ChangeList:
+        """New messages (summaries, newest first, at most `limit`), flag changes and vanished ids since the
+        state; StaleId when a folder was recreated, NotFound when one was deleted."""
+        account_id, states, snapshot_id = decode_state(state)
+        if not 0 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 0 and {MAX_LIMIT}", field="limit")
+        account = self.service.account(account_id)
+        pool = self.service.pools.get(account.id)
+        found: list[RawChanges] = []
+        for old in states:
+            snapshot = _kept(snapshot_id, account.id, old)
+
+            def job(
+                conn: Connection, old: MailboxState = old, snapshot: Snapshot | None = snapshot
+            ) -> RawChanges:
+                return imap_changes.changes(conn, old, snapshot, limit)
+
+            found.append(await pool.run(job, action="reading changes", mailbox=old.name))
+        return await self._present(account.id, found, limit)
+
+    async def _present(self, account_id: str, found: list[RawChanges], limit: int) -> ChangeList:
+        rows: list[tuple[tuple[int, int], MessageSummary]] = []
+        flags: list[FlagChange] = []
+        vanished: list[str] = []
+        unknown: list[Unknown] = []
+        new_total = 0
+        for raw in found:
+            now = raw.state
+            role = await self.service.folders.role_of(account_id, now.name) if raw.new_messages else None
+            for message in raw.new_messages:
+                row = summary(message, MessageId(account_id, now.name, now.uidvalidity, message.uid), role)
+                row.has_attachment = has_attachment(message.structure)
+                rows.append(((order.arrival(message.data.get(b"INTERNALDATE")), message.uid), row))
+            new_total += len(raw.new_uids)
+            flags += [
+                _flag_change(MessageId(account_id, now.name, now.uidvalidity, u), f)
+                for u, f in raw.flags.items()
+            ]
+            vanished += [str(MessageId(account_id, now.name, now.uidvalidity, uid)) for uid in raw.vanished]
+            if not raw.flags_known or raw.vanished_unknown:
+                unknown.append(
+                    Unknown(
+                        mailbox=now.name,
+                        flags_unknown=not raw.flags_known,
+                        vanished_unknown=raw.vanished_unknown,
+                    )
+                )
+        rows.sort(key=lambda item: item[0], reverse=True)
+        kept = {raw.state.name: (raw.state, raw.snapshot) for raw in found if raw.snapshot is not None}
+        notes = []
+        if new_total > min(limit, len(rows)):
+            notes.append(
+                f"{new_total - min(limit, len(rows))} more new messages are not shown: list the folder"
+            )
+        if len(flags) > MAX_LISTED or len(vanished) > MAX_LISTED:
+            notes.append(f"only the first {MAX_LISTED} flag changes and vanished ids are listed")
+        if unknown:
+            notes.append(
+                "some changes could not be told (the server lacks CONDSTORE/QRESYNC and this process no longer "
+                "holds the earlier snapshot): list the folder to be sure; the new state tracks from now on"
+            )
+        return ChangeList(
+            account=account_id,
+            mailboxes=[raw.state.name for raw in found],
+            state=encode_state(account_id, [raw.state for raw in found], _keep(account_id, kept)),
+            changed=bool(new_total or flags or vanished or unknown),
+            complete=not unknown,
+            new_total=new_total,
+            new_messages=[row for _, row in rows[:limit]],
+            flag_changes_total=len(flags),
+            flag_changes=flags[:MAX_LISTED],
+            vanished_total=len(vanished),
+            vanished=vanished[:MAX_LISTED],
+            unknown=unknown,
+            note="; ".join(notes) or None,
+        )

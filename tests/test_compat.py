@@ -69,3 +69,25 @@ def test_sdk_tool_manager_lookup() -> None:
 
 def test_imapclient_caches_capabilities_in_an_attribute() -> None:
     assert "_cached_capabilities" in IMAPClient.__init__.__code__.co_names
+
+
+def test_sdk_subscription_bus_lowlevel_server_and_session_connection() -> None:
+    from mcp.server.connection import Connection
+    from mcp.server.lowlevel.server import Server
+    from mcp.server.session import ServerSession
+    from mcp.server.subscriptions import ListenHandler
+
+    from mail_mcp.server._compat import lowlevel_server, session_connection, subscription_bus
+
+    server: MCPServer = MCPServer("canary")
+    bus = subscription_bus(server)
+    assert callable(bus.publish) and callable(bus.subscribe)
+    lowlevel = lowlevel_server(server)
+    assert isinstance(lowlevel, Server)
+    entry = lowlevel.get_request_handler("subscriptions/listen")
+    assert entry is not None and isinstance(entry.handler, ListenHandler)
+    assert "connection" in inspect.signature(ServerSession.__init__).parameters
+    session = ServerSession.__new__(ServerSession)
+    session._connection = Connection.__new__(Connection)
+    assert isinstance(session_connection(session), Connection)
+    assert "self._connection = connection" in inspect.getsource(ServerSession.__init__)

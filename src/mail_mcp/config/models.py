@@ -49,6 +49,7 @@ class AccountConfig(BaseModel):
     timeout: float = Field(30.0, gt=0, le=600)
     write_enabled: bool = False
     allow_permanent_delete: bool = False
+    watch: tuple[str, ...] = Field(("INBOX",), description="Folders whose changes may be pushed; () = none.")
     # Signing in (config/signin.py builds `oauth` and `proxy` from these; see there for the rules).
     auth: AuthMethod = "password"
     oauth_provider: str | None = None
@@ -76,6 +77,24 @@ class AccountConfig(BaseModel):
     @property
     def effective_port(self) -> int:
         return self.port or (993 if self.security == "tls" else 143)
+
+    @field_validator("watch", mode="before")
+    @classmethod
+    def _check_watch(cls, value: Any) -> Any:
+        """WATCH: comma-separated folder names (or a TOML list); "none" or empty watches nothing."""
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("expected comma-separated folder names, a list of them, or none")
+        names = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
+        if any(name.lower() == "none" for name in names):
+            if len(names) > 1:
+                raise ValueError("none cannot be combined with folder names")
+            return ()
+        return tuple("INBOX" if name.upper() == "INBOX" else name for name in names)
+
+    def may_watch(self, mailbox: str) -> bool:
+        """Whether WATCH lets clients subscribe to changes of `mailbox` (INBOX in any case)."""
+        return ("INBOX" if mailbox.upper() == "INBOX" else mailbox) in self.watch
 
     @field_validator("provider")
     @classmethod

@@ -6,7 +6,8 @@ _ALLOW_PLAIN (allow `plain` to a non-loopback host), _ADDRESS, _POOL_SIZE, _TIME
 _ALLOW_PERMANENT_DELETE (let delete_message expunge messages outside Trash), _PROVIDER (gmail, microsoft, icloud,
 yahoo, fastmail, proton-bridge or generic: supplies HOST, PORT and SECURITY defaults and the provider's behaviour;
 without it the behaviour is detected), _TLS_FINGERPRINT (pin the server certificate by its SHA-256, e.g. Proton
-Bridge's self-signed one; the alternative to CA_FILE).
+Bridge's self-signed one; the alternative to CA_FILE), _WATCH (comma-separated folders clients may subscribe to for
+new mail; default INBOX, `none` disables).
 Signing in (AUTH, OAUTH_*, PROXY, SECRETS_FILE): see `config.signin`.
 Globals: MAIL_IMAP_WRITE_ENABLED, MAIL_IMAP_TIMEOUT, MAIL_MCP_CONFIG, MAIL_MCP_MAX_ATTACHMENT_BYTES.
 Sending (see `load_smtp_settings`): MAIL_SMTP_<ID>_HOST, _PORT, _USER, _PASS or _PASSWORD_COMMAND, _SECURITY, _CA_FILE,
@@ -53,6 +54,7 @@ ACCOUNT_KEYS = {
     "ALLOW_PERMANENT_DELETE": "allow_permanent_delete",
     "PROVIDER": "provider",
     "TLS_FINGERPRINT": "tls_fingerprint",
+    "WATCH": "watch",
     **SIGNIN_KEYS,
 }
 GLOBAL_KEYS = {"WRITE_ENABLED", "TIMEOUT"}

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from mail_mcp.mailbox.service import MailService
 
+from mail_mcp.mailbox.watch import stop_watchers
 from mail_mcp.serve.http import LOGOUT_BUDGET, HttpOptions, HttpServer
 from mail_mcp.serve.stdio import serve_stdio
 
@@ -63,6 +64,7 @@ async def _main(server: MCPServer, service: MailService, web: HttpServer | None)
             tg.cancel_scope.cancel()
     finally:
         with anyio.CancelScope(shield=True), anyio.move_on_after(LOGOUT_BUDGET) as budget:
+            await stop_watchers(service)
             await service.close()
         if budget.cancelled_caught:
             log.warning("IMAP logout took longer than %.1fs; closing anyway", LOGOUT_BUDGET)

@@ -1,0 +1,111 @@
+"""Watching one folder with IDLE (RFC 2177) on a connection of its own, outside the pool; and STATUS counts.
+
+Blocking, like everything in imap/: `mailbox/watch.py` runs a `FolderIdle` in a thread of its own and stops it
+from another thread with `abort()`. NOTIFY (RFC 5465) is not used: one IDLE connection per watched folder.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mail_mcp.config.models import AccountConfig
+from mail_mcp.errors import Unsupported
+from mail_mcp.imap.connection import BrokenConnection, Connection, mapped_errors
+
+# Untagged responses that mean the selected folder changed: new mail, expunges, flag changes (other clients').
+CHANGES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
+STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDNEXT", "UIDVALIDITY")
+EARLY = 0.05  # seconds: an IDLE check that returns empty this much before its timeout saw the socket end
+
+
+def changed(responses: list[Any]) -> bool:
+    """Whether untagged IDLE responses report a change (keep-alives such as `* OK Still here` do not)."""
+    for response in responses:
+        if not isinstance(response, tuple) or not response:
+            continue
+        if response[0] == b"VANISHED" or (len(response) > 1 and response[1] in CHANGES):
+            return True
+    return False
+
+
+class FolderIdle:
+    """A fresh connection that EXAMINEs `mailbox` and idles on it. Every method raises a typed MailError;
+    `BrokenConnection` when the connection died (the caller reconnects)."""
+
+    def __init__(self, account: AccountConfig, mailbox: str) -> None:
+        self.account = account
+        self.mailbox = mailbox
+        self._action = f"watching {mailbox!r}"
+        self.conn = Connection(account)
+        self.idling = False
+        try:
+            with mapped_errors(account, self._action):
+                if not self.conn.has("IDLE"):
+                    raise Unsupported(
+                        f"the IMAP server of account {account.id} does not offer IDLE, so new mail cannot be "
+                        "pushed; call list_changes with the last state instead",
+                        account=account.id,
+                    )
+                self.conn.select(mailbox, readonly=True)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def start(self) -> None:
+        """Enter IDLE: from now on the server pushes the folder's changes."""
+        with mapped_errors(self.account, self._action):
+            self.conn.client.idle()
+        self.idling = True
+
+    def check(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds while idling; True when the folder changed."""
+        started = time.monotonic()
+        with mapped_errors(self.account, self._action):
+            responses = self.conn.client.idle_check(timeout=max(timeout, 0.0))
+        self._check_bye(responses)
+        if not responses and time.monotonic() - started < timeout - EARLY:
+            # imapclient swallows EOF and returns nothing: probe with DONE, which fails on a dead socket
+            return self.restart()
+        return changed(responses)
+
+    def restart(self) -> bool:
+        """DONE, then IDLE again (servers drop an IDLE left alone too long); True when a change came meanwhile."""
+        found = self.done()
+        self.start()
+        return found
+
+    def done(self) -> bool:
+        """Leave IDLE; True when changes arrived since the last check."""
+        self.idling = False
+        with mapped_errors(self.account, self._action):
+            _, responses = self.conn.client.idle_done()
+        self._check_bye(responses)
+        return changed(responses)
+
+    def _check_bye(self, responses: list[Any]) -> None:
+        if any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses):
+            raise BrokenConnection(
+                f"the IMAP server ended the connection while {self._action}", account=self.account.id
+            )
+
+    def abort(self) -> None:
+        """From any thread: shut the socket down, so a blocked check ends at once."""
+        self.conn.abort()
+
+    def close(self) -> None:
+        """Leave IDLE and log out politely; a dead connection is just closed."""
+        if self.idling:
+            try:
+                self.done()
+            except Exception:  # noqa: BLE001 - closing must not raise
+                self.conn.abort()
+        self.conn.close()
+
+
+def folder_status(conn: Connection, mailbox: str) -> dict[str, int]:
+    """STATUS counts of `mailbox`: messages, unseen, uidnext, uidvalidity."""
+    raw = conn.client.folder_status(mailbox, STATUS_ITEMS)
+    return {
+        key.decode().lower() if isinstance(key, bytes) else str(key).lower(): int(v) for key, v in raw.items()
+    }

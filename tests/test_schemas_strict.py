@@ -57,7 +57,7 @@ async def test_openai_agents_strict_mode_takes_every_schema(
     every_tool: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     tools = (await every_tool.list_tools()).tools
-    assert len(tools) == 14
+    assert len(tools) == 16
     agents_server = MCPServerStdio({"command": sys.executable, "args": ["-m", "mail_mcp"]})
     with caplog.at_level(logging.DEBUG, logger="openai.agents"):
         converted = {t.name: MCPUtil.to_function_tool(t, agents_server, True) for t in tools}

@@ -11,6 +11,7 @@ from mail_mcp.imap import fetch as imap_messages
 from mail_mcp.imap import folders as imap_folders
 from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.search import Cursor, Filters
+from mail_mcp.mailbox.changes import ChangeTracker
 from mail_mcp.mailbox.models import (
     AccountInfo,
     AccountList,
@@ -40,8 +41,9 @@ MAX_TEXT_PART_BYTES = 4 * 1024 * 1024
 
 
 class Reader:
-    def __init__(self, service: MailService) -> None:
+    def __init__(self, service: MailService, changes: ChangeTracker | None = None) -> None:
         self.service = service
+        self.changes = changes or ChangeTracker(service)
 
     async def list_accounts(self) -> AccountList:
         infos = []
@@ -80,7 +82,9 @@ class Reader:
         limit: int,
         cursor_text: str | None,
         offset: int = 0,
-    ) -> tuple[MessageList, str | None]:
+    ) -> tuple[MessageList, str | None, str]:
+        """A page of one folder newest first, the cursor of the next page, and the folder's state token taken
+        before the listing (a change racing the listing is reported again by list_changes, never missed)."""
         cursor = Cursor.decode(cursor_text) if cursor_text else None
         if cursor is not None and offset:
             raise InvalidInput("give cursor or offset, not both: offset starts a new listing", field="offset")
@@ -99,6 +103,8 @@ class Reader:
         ):  # "Sent" is INBOX.Sent on Courier and Cyrus' INBOX. mode
             mailbox = await self.service.folders.server_name(account.id, mailbox)
 
+        state = await self.changes.state(account.id, [mailbox])
+
         def job(conn: Connection) -> imap_messages.RawPage:
             return imap_messages.list_page(conn, mailbox, filters, cursor, limit, account.id, offset)
 
@@ -109,11 +115,13 @@ class Reader:
         for message in page.messages:
             row = summary(message, MessageId(account.id, mailbox, uidvalidity, message.uid), role)
             row.has_attachment = imap_messages.has_attachment(message.structure)
+            if page.thread_counts is not None:
+                row.thread_count = page.thread_counts.get(message.uid, 1)
             summaries.append(row)
         listing = MessageList(
             account=account.id, mailbox=mailbox, folder_role=role, total=page.total, messages=summaries
         )
-        return listing, page.next_cursor.encode() if page.next_cursor else None
+        return listing, page.next_cursor.encode() if page.next_cursor else None, state
 
     async def get_message(
         self, message_id: str, *, fmt: Literal["text", "html", "both"], offset: int, max_chars: int

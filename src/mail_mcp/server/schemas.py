@@ -28,6 +28,11 @@ class Meta(BaseModel):
 class PageMeta(Meta):
     next_cursor: str | None = Field(None, description="Pass to the same tool as `cursor` for the next page.")
     has_more: bool = Field(False, description="Whether another page exists.")
+    state: str | None = Field(
+        None,
+        description="The folders' state before this call: list_changes(state) later gives what changed since.",
+        exclude_if=lambda value: value is None,
+    )
 
 
 class ToolResult(BaseModel, Generic[T]):
@@ -52,9 +57,12 @@ def meta() -> Meta:
     )
 
 
-def page_meta(next_cursor: str | None) -> PageMeta:
+def page_meta(next_cursor: str | None, state: str | None = None) -> PageMeta:
     return PageMeta(
-        **meta().model_dump(exclude_none=True), next_cursor=next_cursor, has_more=next_cursor is not None
+        **meta().model_dump(exclude_none=True),
+        next_cursor=next_cursor,
+        has_more=next_cursor is not None,
+        state=state,
     )
 
 
@@ -127,10 +135,26 @@ def compact_input_schema(schema: Any) -> Any:
 def compact_output_schema(schema: Any) -> Any:
     """Output schemas are for programs: the structure only. What fields mean is said once, in the tool
     descriptions and the text block the model reads; long enums (folder roles) are said in list_folders. Every
-    field is always present in the results, so `required` would only repeat the property names."""
-    return _short_enums(
-        _lean(compact_schema(schema), drop={"description", "default", "required"}, close=False)
-    )
+    field is always present in the results, so `required` would only repeat the property names; an object is
+    known by its `properties` (the top level keeps its `type`, as MCP requires); `meta` (server time, duration,
+    a failed audit line; for listings next_cursor, has_more and state) is the same for every tool and said once,
+    in the tool descriptions and the README."""
+    lean = _lean(compact_schema(schema), drop={"description", "default", "required", "format"}, close=False)
+    defs = lean.get("$defs", {})
+    meta_ref = lean.get("properties", {}).get("meta", {}).get("$ref", "")
+    if meta_ref in ("#/$defs/Meta", "#/$defs/PageMeta"):
+        lean["properties"]["meta"] = {"type": "object"}
+        defs.pop(meta_ref.removeprefix("#/$defs/"), None)
+    return {"type": "object", **_untyped_objects(_short_enums(lean))}
+
+
+def _untyped_objects(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_untyped_objects(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    typed = node.get("type") == "object" and "properties" in node
+    return {k: _untyped_objects(v) for k, v in node.items() if not (typed and k == "type")}
 
 
 def _short_enums(node: Any) -> Any:

@@ -22,6 +22,7 @@ from mail_mcp.mailbox.models import AttachmentSpec, DraftResult, SendResult
 from mail_mcp.mailbox.outgoing import Request
 from mail_mcp.mailbox.sending import SendingService
 from mail_mcp.mailbox.service import MailService
+from mail_mcp.server import _compat
 from mail_mcp.server.schemas import ToolResult, meta
 
 SEND = ToolAnnotations(
@@ -287,7 +288,7 @@ def register(server: MCPServer, service: MailService) -> None:
             forward_id: ForwardId = None,
         ) -> ToolResult[DraftResult]:
             """Save a message in Drafts for a person to review and send (or for send_draft). Composed like
-            send_message; nothing is sent."""
+            send_message, with the same parameters; nothing is sent."""
             result = await drafts.save_draft(request(**locals()))
             return ToolResult(summary=f"draft saved in {result.mailbox}", data=result, meta=meta())
 
@@ -310,3 +311,46 @@ def register(server: MCPServer, service: MailService) -> None:
             then the old one deleted; use the returned draft_id from now on."""
             result = await drafts.save_draft(request(**locals()), replaces=draft_id)
             return ToolResult(summary="draft replaced", data=result, meta=meta())
+
+        if can_send:  # the composition parameters are described once, in send_message
+            for name in DRAFT_TOOLS:
+                _described_elsewhere(server, name)
+
+
+COMPOSITION = (
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "body_text",
+    "body_html",
+    "attachments",
+    "reply_to_id",
+    "reply_all",
+    "forward_id",
+)
+
+
+def _described_elsewhere(server: MCPServer, name: str) -> None:
+    tool = _compat.registered_tool(server, name)
+    if tool is not None:
+        properties = tool.parameters.get("properties", {})
+        for key in COMPOSITION:
+            if key in properties:
+                properties[key] = _undescribed(properties[key])
+
+
+def _undescribed(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_undescribed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        key: (
+            {name: _undescribed(sub) for name, sub in value.items()}
+            if key == "properties" and isinstance(value, dict)
+            else _undescribed(value)
+        )
+        for key, value in node.items()
+        if not (key == "description" and isinstance(value, str))
+    }

@@ -126,17 +126,15 @@ def register(server: MCPServer, service: MailService) -> None:
         name: Annotated[
             str,
             Field(
-                description='Folder path below your own folders, levels separated by "/" or the delimiter '
-                'list_folders shows, e.g. "Projects/2024"; the result gives the full name on the server.',
+                description='Path below your own folders, levels separated by "/" ("Projects/2024"); the '
+                "result gives the server's full name.",
                 min_length=1,
                 max_length=1000,
             ),
         ],
         account: Annotated[
             str | None,
-            Field(
-                description=f"Account id; one of: {ids}. Leave out for the default account.", max_length=64
-            ),
+            Field(description=f"One of: {ids}. Default: the default account.", max_length=64),
         ] = None,
     ) -> ToolResult[CreatedFolder]:
         """Create a folder (and missing parents). Does nothing and says so when it already exists."""

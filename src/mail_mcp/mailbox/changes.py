@@ -1,8 +1,8 @@
 """What changed since a listing: every listing's `meta.state` is a token for the state of its folders, and
 `list_changes(state)` reports the new messages, the flag changes and the messages that went since then.
 
-The token is URL-safe base64 of compact JSON (version, account, per folder: name, UIDVALIDITY, UIDNEXT,
-HIGHESTMODSEQ or null, message count, and the id of an in-memory snapshot where one is kept). It is not signed:
+The token is a short text (version, account, per folder: name, UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ or empty,
+message count, and the id of an in-memory snapshot where one is kept; see `encode_state`). It is not signed:
 it grants nothing an account id and folder names do not, and every field is checked. With CONDSTORE and
 QRESYNC it is all the server needs, so it survives a restart of this process. Without QRESYNC the snapshot
 (UIDs, and without CONDSTORE each message's flags) is kept here, bounded; when it is gone the result says
@@ -11,12 +11,10 @@ which part could not be known rather than claiming nothing changed.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 import secrets
 from collections import OrderedDict
-from typing import Any
+from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +30,7 @@ from mail_mcp.mailbox.presenting import summary
 from mail_mcp.mailbox.service import MailService
 
 TOKEN_VERSION = 1
+SNAPSHOT_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_TOKEN_CHARS = 64 * 1024
 MAX_MAILBOXES = 200
 MAX_LIMIT = 50
@@ -78,55 +77,62 @@ class ChangeList(BaseModel):
 
 
 def encode_state(account: str, states: list[MailboxState], snapshot_id: str | None) -> str:
-    rows = [[s.name, s.uidvalidity, s.uidnext, s.modseq, s.count] for s in states]
-    payload = {"v": TOKEN_VERSION, "a": account, "m": rows, "s": snapshot_id}
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+    """`1;<account>;<folder>,<uidvalidity>,<uidnext>,<modseq>,<count>;…[;s<snapshot id>]`, folder names
+    percent-encoded, an unknown modseq empty: short, and cheap in tokens (base64 would cost three times as many)."""
+    rows = [
+        f"{quote(s.name, safe='')},{s.uidvalidity},{s.uidnext},{'' if s.modseq is None else s.modseq},{s.count}"
+        for s in states
+    ]
+    tail = [f"s{snapshot_id}"] if snapshot_id else []
+    return ";".join([str(TOKEN_VERSION), account, *rows, *tail])
 
 
-def _number(value: Any, low: int, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+def _number(value: str, low: int, high: int) -> int:
+    if not value.isascii() or not value.isdigit() or len(value) > 20 or not low <= int(value) <= high:
         raise ValueError("number")
-    return value
+    return int(value)
 
 
-def _folder_name(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= 1000 and all(c >= " " and c != "\x7f" for c in value)
+def _folder_name(value: str) -> bool:
+    return 0 < len(value) <= 1000 and all(c >= " " and c != "\x7f" for c in value)
 
 
 def decode_state(text: str) -> tuple[str, list[MailboxState], str | None]:
     """Strict: the exact shape, numbers in range, no duplicate folders; InvalidInput(field="state") else."""
     try:
-        if not isinstance(text, str) or not 0 < len(text) <= MAX_TOKEN_CHARS:
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_TOKEN_CHARS or not text.isascii():
             raise ValueError("size")
-        data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        if not isinstance(data, dict) or set(data) != {"v", "a", "m", "s"} or data["v"] != TOKEN_VERSION:
+        version, account, *rows = text.split(";")
+        if version != str(TOKEN_VERSION) or not ACCOUNT_ID_RE.match(account):
             raise ValueError("shape")
-        account, rows, snapshot_id = data["a"], data["m"], data["s"]
-        if not isinstance(account, str) or not ACCOUNT_ID_RE.match(account):
-            raise ValueError("account")
-        if snapshot_id is not None and not (isinstance(snapshot_id, str) and 16 <= len(snapshot_id) <= 64):
-            raise ValueError("snapshot")
-        if not isinstance(rows, list) or not 0 < len(rows) <= MAX_MAILBOXES:
+        snapshot_id = None
+        if rows and rows[-1].startswith("s") and "," not in rows[-1]:  # a folder row always has commas
+            snapshot_id = rows.pop()[1:]
+            if not (16 <= len(snapshot_id) <= 64 and SNAPSHOT_ID_RE.match(snapshot_id)):
+                raise ValueError("snapshot")
+        if not 0 < len(rows) <= MAX_MAILBOXES:
             raise ValueError("mailboxes")
         states: list[MailboxState] = []
         for row in rows:
-            if not isinstance(row, list) or len(row) != 5 or not _folder_name(row[0]):
+            fields = row.split(",")
+            if len(fields) != 5:
                 raise ValueError("row")
-            modseq = None if row[3] is None else _number(row[3], 0, 2**63 - 1)
+            name = unquote(fields[0], errors="strict")
+            if not _folder_name(name):
+                raise ValueError("name")
             states.append(
                 MailboxState(
-                    row[0],
-                    _number(row[1], 1, MAX_U32),
-                    _number(row[2], 1, MAX_U32 + 1),
-                    modseq,
-                    _number(row[4], 0, MAX_U32),
+                    name,
+                    _number(fields[1], 1, MAX_U32),
+                    _number(fields[2], 1, MAX_U32 + 1),
+                    None if fields[3] == "" else _number(fields[3], 0, 2**63 - 1),
+                    _number(fields[4], 0, MAX_U32),
                 )
             )
         if len({s.name for s in states}) != len(states):
             raise ValueError("duplicate")
         return account, states, snapshot_id
-    except (binascii.Error, ValueError, TypeError, RecursionError):
+    except (ValueError, UnicodeDecodeError):
         raise InvalidInput(BAD_STATE, field="state") from None
 
 

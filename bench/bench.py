@@ -31,6 +31,11 @@ from mcp.client.session import ClientSession
 
 from mail_mcp.sandbox import Sandbox
 
+try:
+    from bench import tracking
+except ImportError:  # run as a script: bench/ is on the path
+    import tracking  # type: ignore[no-redef]
+
 BIG_FOLDER = "Big"
 MOVED_TO = "Archive"
 PAGE = 20
@@ -259,7 +264,9 @@ async def run(sandbox: Sandbox, repeat: int, messages: int, smtp_port: int) -> d
                 lambda: floor_get(imap, BIG_FOLDER, big_uid),
             ),
         ]
+        operations += await tracking.operations(client, sandbox, imap)
         writes = min(repeat, WRITE_REPEAT)
+        imap._bench_selected = None  # type: ignore[attr-defined]
         floor_select(imap, "INBOX")
         oldest = sorted(imap.search(["ALL"]))
         ids = [f"{newest.rsplit(':', 1)[0]}:{uid}" for uid in oldest]

@@ -424,6 +424,9 @@ async def collect(sandbox: Sandbox, source: Path | None) -> dict[str, Any]:
         if REPLY_SUBJECT not in newest.values():
             raise RuntimeError(f"the appended reply is not the newest message: {newest}")
         calls["get_reply"] = await call("get_message", {"message_id": _id_of(newest)})
+        calls["get_thread"] = await call("get_thread", {"message_id": _id_of(sample)})
+        state = calls["list_messages"]["structuredContent"]["meta"]["state"]
+        calls["list_changes"] = await call("list_changes", {"state": state})
         calls["modify_flags"] = await call(
             "modify_flags", {"message_ids": [_id_of(sample)], "add_flags": ["read"]}
         )
@@ -478,6 +481,8 @@ def measure(rev: str | None = None, cross_check: bool = False, keep_raw: bool = 
         *result_items(tok, f"list_folders ({folders} folders)", calls["list_folders"]),
         *result_items(tok, "list_accounts", calls["list_accounts"]),
         *result_items(tok, "modify_flags (1 message)", calls["modify_flags"]),
+        *result_items(tok, f"get_thread (sample '{SAMPLE_SUBJECT}')", calls["get_thread"]),
+        *result_items(tok, "list_changes (one new message, the 3 KB reply)", calls["list_changes"]),
         Item(
             "server instructions (initialize)",
             tok.count(calls["instructions"]),

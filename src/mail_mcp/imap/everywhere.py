@@ -7,11 +7,9 @@ The merge itself is done by the caller (mailbox/everywhere.py); nothing here rea
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
+import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +17,17 @@ from mail_mcp.errors import InvalidInput, MailError
 from mail_mcp.imap import fetch, order
 from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.gmail import fetch_msgids
-from mail_mcp.imap.search import BAD_CURSOR, CURSOR_KEY, Filters
+from mail_mcp.imap.search import Filters
 
 BEYOND_ANY_UID = 2**32  # UIDs are 32-bit: (date, BEYOND_ANY_UID) sorts before every message of that second
 VERSION = "*1"
+CURSOR_PREFIX = "~"
+KEPT_CURSORS = 4096
+EXPIRED_CURSOR = (
+    "the cursor is not one this server has (it issued it before a restart, or it is too old): start the search "
+    "again without it"
+)
+_kept: OrderedDict[str, bytes] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,9 @@ class SpanCursor:
         return Resume(after=after, last_uid=mark.last_uid, head_uid=mark.head_uid)
 
     def encode(self) -> str:
+        """A short handle ("~" and 16 characters) to the cursor kept in this process: the folder list it carries
+        would cost the model hundreds of tokens per page as text. Like every cursor it does not outlive a
+        restart; the oldest are dropped after KEPT_CURSORS."""
         payload = json.dumps(
             {
                 "v": VERSION,
@@ -137,25 +145,25 @@ class SpanCursor:
             separators=(",", ":"),
             ensure_ascii=False,
         ).encode()
-        mac = hmac.new(CURSOR_KEY, payload, hashlib.sha256).digest()[:12]
-        return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+        handle = CURSOR_PREFIX + secrets.token_urlsafe(12)
+        _kept[handle] = payload
+        while len(_kept) > KEPT_CURSORS:
+            _kept.popitem(last=False)
+        return handle
 
     @staticmethod
     def _payload(text: str) -> Any:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        mac, payload = raw[:12], raw[12:]
-        if not hmac.compare_digest(mac, hmac.new(CURSOR_KEY, payload, hashlib.sha256).digest()[:12]):
-            raise ValueError("signature")
+        payload = _kept.get(text)
+        if payload is None:
+            raise ValueError("unknown")
+        _kept.move_to_end(text)
         return json.loads(payload)
 
     @classmethod
     def owns(cls, text: str) -> bool:
-        """Whether `text` is a cursor of a search over several folders (not of a single folder's listing)."""
-        try:
-            data = cls._payload(text)
-        except (binascii.Error, ValueError):
-            return False
-        return isinstance(data, dict) and data.get("v") == VERSION
+        """Whether `text` is a cursor of a search over several folders (not of a single folder's listing, whose
+        base64 never has a "~")."""
+        return text.startswith(CURSOR_PREFIX)
 
     @classmethod
     def decode(cls, text: str) -> SpanCursor:
@@ -181,8 +189,8 @@ class SpanCursor:
                 raise ValueError("seen")
             Filters.from_json(data["f"])
             return cls(data["a"], scope, data["f"], folders, (last[0], last[1], last[2]), data["g"])
-        except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, MailError):
-            raise InvalidInput(BAD_CURSOR, field="cursor") from None
+        except (ValueError, KeyError, TypeError, AttributeError, MailError):
+            raise InvalidInput(EXPIRED_CURSOR, field="cursor") from None
 
 
 def _natural(value: object) -> bool:

@@ -186,7 +186,9 @@ async def test_cursors_of_other_searches_are_refused(
     with pytest.raises(InvalidInput, match="not one this server"):
         await engine.list_messages(None, None, Filters(), 2, single)
     with pytest.raises(InvalidInput, match="start the search again"):
-        await engine.list_messages(None, None, Filters(), 2, "~" + "A" * 16)  # unknown (e.g. before a restart)
+        await engine.list_messages(
+            None, None, Filters(), 2, "~" + "A" * 16
+        )  # unknown (e.g. before a restart)
     again, _ = await engine.list_messages(None, None, Filters(subject=token), 2, cursor)  # same filters: fine
     assert len(again.messages) == 2
     assert cursor is not None and len(cursor) <= 20  # a handle: the folder list stays on the server

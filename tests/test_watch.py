@@ -139,6 +139,8 @@ async def test_folder_resource_reads_counts_and_state(wsb: Sandbox) -> None:
         assert lists["mailbox"] == "Lists" and lists["messages"] >= 1
         odd = json.loads((await client.read_resource(ODD_URI)).contents[0].text)  # type: ignore[union-attr]
         assert odd["mailbox"] == ODD and odd["messages"] >= 1
+        with pytest.raises(MCPError, match="not_found"):
+            await client.read_resource("mail://alice/No-such-folder")
 
 
 async def test_listen_to_a_folder_whose_name_is_encoded(wsb: Sandbox) -> None:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from imapclient.exceptions import IMAPClientError
+
 from mail_mcp.config.models import AccountConfig
-from mail_mcp.errors import Unsupported
+from mail_mcp.errors import NotFound, Unsupported
 from mail_mcp.imap.connection import BrokenConnection, Connection, mapped_errors
+from mail_mcp.imap.quirks import mailbox_missing
 
 # Untagged responses that mean the selected folder changed: new mail, expunges, flag changes (other clients').
 CHANGES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
@@ -105,7 +108,14 @@ class FolderIdle:
 
 def folder_status(conn: Connection, mailbox: str) -> dict[str, int]:
     """STATUS counts of `mailbox`: messages, unseen, uidnext, uidvalidity."""
-    raw = conn.client.folder_status(mailbox, STATUS_ITEMS)
+    try:
+        raw = conn.client.folder_status(mailbox, STATUS_ITEMS)
+    except IMAPClientError as exc:
+        if mailbox_missing(conn.client, mailbox, exc):
+            raise NotFound(
+                f"mailbox {mailbox!r} does not exist; call list_folders for the names", mailbox=mailbox
+            ) from None
+        raise
     return {
         key.decode().lower() if isinstance(key, bytes) else str(key).lower(): int(v) for key, v in raw.items()
     }

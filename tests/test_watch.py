@@ -352,3 +352,35 @@ def test_watch_setting_from_env_and_toml(wsb: Sandbox, tmp_path: Path) -> None:
     assert load_settings(env=base, config_path=path).accounts["alice"].watch == ()
     account = load_settings(env={**base, "MAIL_IMAP_ALICE_WATCH": "Lists"}).accounts["alice"]
     assert account.may_watch("Lists") and not account.may_watch("INBOX") and not account.may_watch("lists")
+
+
+async def test_a_malformed_folder_uri_is_refused(wsb: Sandbox) -> None:
+    async with watched(env_for(wsb)) as (service, watchers), legacy(service, Updates()) as old:
+        for uri in ("mail://alice/Archive/2026", "mail://alice/INBOX/", "mail:/alice/INBOX"):
+            with pytest.raises(MCPError, match="%2F") as refused:
+                await old.subscribe_resource(uri)
+            assert refused.value.error.code == -32602
+        assert watchers.watching() == {}
+
+
+async def test_the_same_subscribe_twice_at_once_counts_once(wsb: Sandbox) -> None:
+    async with watched(env_for(wsb)) as (service, watchers), legacy(service, Updates()) as old:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(old.subscribe_resource, INBOX)
+            tg.start_soon(old.subscribe_resource, INBOX)
+        assert watchers.watching() == {("alice", "INBOX"): 1}
+        await old.unsubscribe_resource(INBOX)
+        await until(lambda: watchers.watching() == {})
+
+
+async def test_a_subscribe_the_client_gave_up_on_leaves_no_watcher(wsb: Sandbox) -> None:
+    with FaultProxy(wsb.host, wsb.imap_port) as proxy:
+        env = env_for(wsb, HOST="127.0.0.1", PORT=str(proxy.port), SECURITY="plain")
+        async with watched(env) as (service, watchers):
+            proxy.stall(r"EXAMINE", 3.0, forward=True)  # the server is slow to open the folder
+            async with legacy(service, Updates()) as client:
+                with anyio.move_on_after(1.0):
+                    await client.subscribe_resource(INBOX)
+            await until(
+                lambda: watchers.watching() == {} and not any(t.is_alive() for t in watchers.threads())
+            )

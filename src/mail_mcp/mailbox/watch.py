@@ -205,9 +205,13 @@ class Watchers:
             self._started.append(watcher)
             watcher.thread.start()
         watcher.subscribers += 1
-        with anyio.move_on_after(self.options.ready_timeout):
-            while not watcher.first_attempt.is_set():
-                await anyio.sleep(0.01)
+        try:
+            with anyio.move_on_after(self.options.ready_timeout):
+                while not watcher.first_attempt.is_set():
+                    await anyio.sleep(0.01)
+        except BaseException:  # the subscribe was cancelled while waiting: it never counted
+            self.release(account.id, mailbox)
+            raise
         if isinstance(watcher.first_error, PERMANENT) and watcher.connections == 0:
             self.release(account.id, mailbox)
             raise watcher.first_error

@@ -96,6 +96,13 @@ class Subscriptions:
         """Start watching the folder `uri` names; False for a URI that is not a folder's (nothing to watch)."""
         key = parse_folder_uri(uri)
         if key is None:
+            if uri.startswith("mail:"):
+                raise MCPError(
+                    INVALID_PARAMS,
+                    f"{uri!r} is not a folder's URI: that is mail://<account>/<mailbox>, the mailbox "
+                    'percent-encoded ("/" as %2F, e.g. mail://work/Archive%2F2026)',
+                    {"uri": uri},
+                )
             return False
         try:
             await self.watchers.acquire(*key)
@@ -126,9 +133,12 @@ class Subscriptions:
         if subscribed is not None and uri in subscribed:
             return EmptyResult()
         await self.acquire(uri)
+        subscribed = self.legacy.get(connection)
         if subscribed is None:
             subscribed = self.legacy[connection] = {}
             connection.exit_stack.callback(self.drop_connection, connection)
+        if uri in subscribed:  # the same subscribe twice at once: count it once
+            self.release(uri)
         subscribed[uri] = ctx.session
         return EmptyResult()
 
@@ -150,6 +160,7 @@ class Subscriptions:
 async def folder_state(service: MailService, account: str, mailbox: str) -> dict[str, Any]:
     """The folder resource's body: STATUS counts, the change-tracking state, and what to do with it."""
     service.account(account)
+    mailbox = "INBOX" if mailbox.upper() == "INBOX" else mailbox
     counts = await service.pools.get(account).run(
         lambda conn: folder_status(conn, mailbox), action=f"reading the counts of {mailbox!r}"
     )

@@ -98,3 +98,60 @@ def test_forwarded_message_is_content_not_history() -> None:
 def test_a_from_line_in_prose_is_not_a_header_block() -> None:
     text = "From: the team, thanks for everything.\nIt was great working with you.\n"
     assert trim_quotes(text).text == text.rstrip()
+
+
+def test_itinerary_from_to_date_in_prose_is_kept() -> None:
+    text = (
+        "Hi Ann,\n\nhere is the flight I found:\nFrom: Paris CDG\nTo: New York JFK\nDate: 12 Dec\n\n"
+        "Please book it by Friday, the fare expires then.\nThanks, Bob"
+    )
+    trimmed = trim_quotes(text)
+    assert trimmed.text == text and trimmed.trimmed_chars == 0 and trimmed.quoted_lines == 0
+
+
+def test_schedule_from_to_in_prose_is_kept() -> None:
+    text = (
+        "Team,\n\nThe office is closed during the move.\nFrom: Monday 9am\nTo: Wednesday 5pm\n\n"
+        "After that, we are on floor 3. Bring your badge."
+    )
+    trimmed = trim_quotes(text)
+    assert trimmed.text == text and trimmed.trimmed_chars == 0
+
+
+def test_spanish_de_a_times_are_kept() -> None:
+    text = "Hola,\nDe: 10:00\nA: 12:00 tenemos reunion.\nNo faltes por favor."
+    trimmed = trim_quotes(text)
+    assert trimmed.text == text and trimmed.trimmed_chars == 0
+
+
+def test_underscore_line_without_header_block_is_kept() -> None:
+    text = "Minutes of today's meeting\n\n__________\nDecisions:\n1. Ship on Friday\n2. Freeze the API"
+    trimmed = trim_quotes(text)
+    assert trimmed.text == text and trimmed.trimmed_chars == 0
+
+
+def test_outlook_forward_is_kept_when_forwarded() -> None:
+    text = (
+        "FYI, see below.\n\nFrom: Vendor <v@vendor.test>\nSent: Monday\nTo: Bob\nSubject: Price list\n\n"
+        "The new prices start in January: widgets 4 EUR."
+    )
+    trimmed = trim_quotes(text, forwarded=True)
+    assert trimmed.text == text and trimmed.trimmed_chars == 0 and trimmed.quoted_lines == 0
+    assert trim_quotes(text).text == "FYI, see below."  # the same block in a reply is quoted history
+
+
+def test_one_line_name_attribution_keeps_the_line_before() -> None:
+    text = "Thanks, see you then.\nOn my side everything is ready.\nCarol Smith wrote:\n> Are you ready?\n> Tell me."
+    trimmed = trim_quotes(text)
+    assert trimmed.text == "Thanks, see you then.\nOn my side everything is ready."
+    assert trimmed.trimmed_chars == len("Carol Smith wrote:\n> Are you ready?\n> Tell me.")
+    assert trimmed.quoted_lines == 3
+
+
+def test_full_header_block_without_blank_line_is_a_tail() -> None:
+    text = (
+        "  Approved.\n  From: Carol Sender <carol@example.test>\n  Sent: Monday, June 1, 2026 10:00\n"
+        "  To: Alice\n  Subject: Budget\n  Please approve."
+    )
+    trimmed = trim_quotes(text)
+    assert trimmed.text == "  Approved." and trimmed.quoted_lines == 5

@@ -14,7 +14,7 @@ from mail_mcp.errors import InvalidInput, NotFound, StaleId
 from mail_mcp.ids import MessageId
 from mail_mcp.mailbox.reading import Reader
 from mail_mcp.mailbox.service import MailService
-from mail_mcp.mailbox.threads import Thread, Threads
+from mail_mcp.mailbox.threads import MAX_LIMIT, MAX_ROUNDS, Thread, Threads, _hint
 from mail_mcp.sandbox import Sandbox
 
 from .imapshim import PassThrough, ProviderShim
@@ -219,6 +219,53 @@ async def test_descendants_found_through_the_closure(box: Sandbox, threads: Thre
     box.append(USER, "Archive", mail(d, "Re: Chain", "End.", parent=c, hour=12))
     thread = await threads.get_thread(uid_of(box, "INBOX", a))
     assert shape(thread) == [(a, "INBOX", None), (c, "Sent", a), (d, "Archive", c)]
+
+
+def reply_chain(sb: Sandbox, n: int, subject: str) -> list[str]:
+    """n messages, each naming only its parent by In-Reply-To (no References), in turn in INBOX and Sent."""
+    chain = ids(n)
+    for i, header_id in enumerate(chain):
+        parent = chain[i - 1] if i else None
+        folder = "Sent" if i % 2 else "INBOX"
+        sb.append(USER, folder, mail(header_id, subject, f"Step {i}.", parent=parent, day=3, hour=i))
+    return chain
+
+
+async def test_reply_chain_without_references_is_followed_to_its_end(box: Sandbox, threads: Threads) -> None:
+    """Each round of searches reaches one reply further: 8 messages linked by In-Reply-To only, either end."""
+    chain = reply_chain(box, 8, "Re: Relay")
+    expected = [(c, "Sent" if i % 2 else "INBOX", chain[i - 1] if i else None) for i, c in enumerate(chain)]
+    for folder, seed in (("Sent", chain[-1]), ("INBOX", chain[0])):
+        thread = await threads.get_thread(uid_of(box, folder, seed))
+        assert shape(thread) == expected, seed
+        assert thread.count == 8 and thread.omitted == 0 and thread.hint is None
+
+
+async def test_a_chain_beyond_the_round_cap_says_so_and_the_first_message_reaches_further(
+    box: Sandbox, threads: Threads
+) -> None:
+    n = MAX_ROUNDS + 3
+    chain = reply_chain(box, n, "Re: Marathon")
+    thread = await threads.get_thread(uid_of(box, "INBOX" if (n - 1) % 2 == 0 else "Sent", chain[-1]))
+    assert [m.header_message_id for m in thread.messages] == chain[-(MAX_ROUNDS + 1) :]
+    assert thread.count == MAX_ROUNDS + 1 and thread.omitted == 0
+    assert thread.hint is not None and "may go on" in thread.hint and f"{MAX_ROUNDS} replies" in thread.hint
+    first = thread.messages[0]
+    further = await threads.get_thread(first.message_id)
+    assert [m.header_message_id for m in further.messages][:3] == chain[:3]
+    assert further.count == n
+
+
+def test_limit_hint_asks_only_for_a_limit_the_tool_takes() -> None:
+    few = _hint(False, False, 3, 6, 3)
+    assert few == (
+        "3 of 6 messages were left out (the first and the newest are shown): "
+        "call get_thread again with limit=6."
+    )
+    more = _hint(False, False, 220, 250, 30)
+    assert more is not None and f"limit={MAX_LIMIT} ({MAX_LIMIT} is the most" in more
+    most = _hint(False, False, 50, 250, MAX_LIMIT)
+    assert most is not None and "limit=" not in most and f"{MAX_LIMIT} is the most" in most
 
 
 async def test_trash_is_left_out(box: Sandbox, threads: Threads) -> None:

@@ -1,8 +1,8 @@
 """Conversations: get_thread gathers one conversation from every folder (Sent included), oldest first, each
-message compact: its own words with quoted history trimmed and cut at a per-message cap.
-
-Candidates are found by HEADER searches for the known Message-IDs in each folder (a bounded closure: the ids
-the found messages name are searched once or twice more), never by reading a folder; on Gmail by X-GM-THRID in
+message compact: its own words with quoted history trimmed (not a forward's) and cut at a per-message cap.
+Candidates are found by HEADER searches for the known Message-IDs in each folder, never by reading a folder:
+round after round for the ids not searched yet, each round one reply further (one round in all when References
+are complete), until no new id turns up or a cap stops it (the hint then says so); on Gmail by X-GM-THRID in
 All Mail. Messages are linked by their Message-ID, In-Reply-To and References (JWZ parent pointers).
 """
 
@@ -34,7 +34,8 @@ from mail_mcp.mime.quotes import trim_quotes
 
 T = TypeVar("T")
 Method = Literal["references", "x-gm-thrid"]
-MAX_ROUNDS = 3  # header searches: the seed's ids, then the ids the found messages name, once or twice more
+_FORWARD = re.compile(r"\s*(fwd?|fw|wg|tr|rv)\s*:", re.IGNORECASE)  # a forward's quoted part is its content
+MAX_ROUNDS = 12  # header-search rounds, each one reply further (In-Reply-To-only chains need one a hop)
 MAX_IDS_PER_ROUND = 200
 MAX_MESSAGES = 1000
 MAX_CHARS_LIMIT = 20_000
@@ -129,18 +130,16 @@ class Threads:
         )
         method: Method = "x-gm-thrid"
         found, capped = await self._gmail(account.id, seed)
+        unfinished: str | None = None
         if found is None:
             method = "references"
-            found, capped = await self._by_references(account.id, seed)
+            found, capped, unfinished = await self._by_references(account.id, seed)
         if not any(_same(m, seed) for m in found):
             found.append(seed)
         thread = await self._present(account.id, seed, found, method, max_chars, limit)
-        if capped:
-            note = (
-                f"more than {imap_threads.MAX_FOUND_PER_FOLDER} messages in one folder matched: only the newest "
-                "of them were taken."
-            )
-            thread.hint = f"{thread.hint} {note}" if thread.hint else note
+        many = f"more than {imap_threads.MAX_FOUND_PER_FOLDER} messages in one folder matched"
+        notes = (thread.hint, unfinished, f"{many}: only the newest of them were taken." if capped else None)
+        thread.hint = " ".join(note for note in notes if note) or None
         return thread
 
     # ------------------------------------------------------------ finding
@@ -171,33 +170,46 @@ class Threads:
             folders.append(await self.service.folders.resolve(account_id, seed_mailbox))
         return folders
 
-    async def _by_references(self, account_id: str, seed: Linked) -> tuple[list[Linked], bool]:
+    async def _by_references(self, account_id: str, seed: Linked) -> tuple[list[Linked], bool, str | None]:
+        """The linked messages, whether a folder had too many, and a note if a cap stopped the search."""
         if not seed.ids:
-            return [seed], False
+            return [seed], False, None
         folders = await self._scope(account_id, seed.mailbox)
         known: dict[str, set[int]] = {f.name: set() for f in folders}
         found: dict[tuple[str, int], Linked] = {}
         searched: set[str] = set()
-        pending = seed.ids
+        waiting = dict.fromkeys(imap_threads.searchable(seed.ids))  # named, not searched yet, in order
         capped = False
-        for _ in range(MAX_ROUNDS):
-            ids = [i for i in dict.fromkeys(pending) if i not in searched][:MAX_IDS_PER_ROUND]
-            if not ids or len(found) >= MAX_MESSAGES:
-                break
+        rounds = 0
+        while waiting and rounds < MAX_ROUNDS and len(found) < MAX_MESSAGES:
+            rounds += 1
+            queue = list(waiting)
+            ids, waiting = queue[:MAX_IDS_PER_ROUND], dict.fromkeys(queue[MAX_IDS_PER_ROUND:])
             searched.update(ids)
 
             def job(name: str, ids: list[str] = ids) -> Callable[[Connection], FolderHits]:
                 seen = set(known[name])
                 return lambda c: imap_threads.find_linked(c, name, ids, seen)
 
-            pending = []
             for hits in await self._each_folder(account_id, [f.name for f in folders], job):
                 capped = capped or hits.capped
                 for message in hits.found:
                     found[(message.mailbox, message.uid)] = message
                     known[message.mailbox].add(message.uid)
-                    pending += message.ids
-        return list(found.values()), capped
+                    waiting.update(
+                        dict.fromkeys(i for i in imap_threads.searchable(message.ids) if i not in searched)
+                    )
+        if not waiting:
+            return list(found.values()), capped, None
+        cap = (
+            f"it was followed {rounds} replies away"
+            if rounds >= MAX_ROUNDS
+            else f"it stopped at {len(found)}"
+        )
+        note = (
+            f"the conversation may go on: {cap}; get_thread on its first or newest message reaches further."
+        )
+        return list(found.values()), capped, note
 
     async def _each_folder(
         self, account_id: str, names: Sequence[str], job: Callable[[str], Callable[[Connection], T]]
@@ -266,7 +278,7 @@ class Threads:
             method=method,
             folders=list(dict.fromkeys(f for m, also in unique for f in [m.mailbox, *also])),
             omitted=omitted,
-            hint=_hint(cut, trimmed, omitted, len(unique)),
+            hint=_hint(cut, trimmed, omitted, len(unique), limit),
             messages=messages,
         )
 
@@ -320,7 +332,7 @@ class Threads:
         mid = MessageId(account_id, linked.mailbox, linked.uidvalidity, linked.uid)
         row = summary(raw, mid, role)
         full = readable_text(raw)  # not escaped, like get_message's body, so offsets carry over to it
-        own = trim_quotes(full)
+        own = trim_quotes(full, forwarded=bool(_FORWARD.match(row.subject or "")))
         text = own.text[:max_chars]
         next_offset = None
         if len(own.text) > max_chars or (_incomplete(raw) and not own.trimmed_chars):
@@ -370,7 +382,7 @@ def _same(one: Linked, other: Linked) -> bool:
     return one.header_message_id is not None and one.header_message_id == other.header_message_id
 
 
-def _hint(cut: bool, trimmed: bool, omitted: int, count: int) -> str | None:
+def _hint(cut: bool, trimmed: bool, omitted: int, count: int, limit: int) -> str | None:
     parts = []
     if trimmed:
         parts.append("quoted history was trimmed from text (quoted_chars_trimmed); get_message shows it")
@@ -380,8 +392,9 @@ def _hint(cut: bool, trimmed: bool, omitted: int, count: int) -> str | None:
             "reads on"
         )
     if omitted:
-        parts.append(
-            f"{omitted} of {count} messages were left out (the first and the newest are shown): call get_thread "
-            f"again with limit={min(count, MAX_LIMIT)}"
-        )
+        left_out = f"{omitted} of {count} messages were left out (the first and the newest are shown)"
+        if limit < MAX_LIMIT:
+            left_out += f": call get_thread again with limit={min(count, MAX_LIMIT)}"
+        left_out += f" ({MAX_LIMIT} is the most get_thread shows)" if count > MAX_LIMIT else ""
+        parts.append(left_out)
     return "; ".join(parts) + "." if parts else None

@@ -1,11 +1,15 @@
 """Trim the quoted history from a plain-text reply, so a conversation shows each message's own words once.
 
 What goes: the block of `>` lines at the end with the attribution line before it ("On <date>, X wrote:",
-"Am ... schrieb X:", "Le ... a écrit :"), and a forwarded-as-reply Outlook tail ("-----Original Message-----",
-"-----Ursprüngliche Nachricht-----", a line of underscores, or a "From:/Von:" header block with "Sent:/Gesendet:"
-or "Date:/Datum:") with everything after it. Inline replies stay: a quoted passage followed by the writer's answer is
-kept, shortened to its first lines when long. Forwarded messages ("---------- Forwarded message ---------") are
-content, not history, and are never trimmed. A message that would be left empty is returned unchanged.
+"Am ... schrieb X:", "Le ... a écrit :", "Carol Smith wrote:"), and an Outlook-style quoted tail with everything
+after it. That tail is recognised only by a mail header block: a "From:/Von:/De:" line with a "Sent:/Date:/Gesendet:"
+line within the next 5 lines, right after a separator ("-----Original Message-----", a line of underscores); after a
+blank line it needs a "Subject:/Betreff:/Objet:" line too, elsewhere also a "To:/An:/A:" line (HTML-only replies).
+A From:/To: pair in prose (an itinerary, a schedule) or a separator with no header block after it stays. Inline
+replies stay: a quoted passage followed by the writer's answer is kept, shortened to its first lines when long.
+Forwarded messages are content, not history: a message with a forward marker ("---------- Forwarded message
+---------") keeps everything after it, and `forwarded=True` (the caller knows the subject is "Fwd:"/"FW:"/...) turns
+trimming off. When in doubt nothing is trimmed; a message that would be left empty is returned unchanged.
 """
 
 from __future__ import annotations
@@ -32,9 +36,15 @@ _FORWARDED = re.compile(
     r"|Begin forwarded message\s*:|Anfang der weitergeleiteten (?:Nachricht|E-Mail)\s*:)\s*$",
     re.IGNORECASE,
 )
-_HEADER_FOLLOWS = re.compile(
-    r"^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Inviato|Verzonden|To|An|À|Para|A|Aan)\s*:",
-    re.IGNORECASE,
+_SENT = re.compile(
+    r"^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoyé|Enviado|Fecha|Inviato|Data|Verzonden)\s*:", re.IGNORECASE
+)
+_SUBJECT = re.compile(r"^\s*\*?(?:Subject|Betreff|Objet|Asunto|Assunto|Oggetto|Onderwerp)\s*:", re.IGNORECASE)
+_TO = re.compile(r"^\s*\*?(?:To|An|À|Para|A|Aan)\s*:", re.IGNORECASE)
+_HEADER_LINES = 5  # how far after "From:" its "Sent:", "To:" and "Subject:" lines may be
+_NAMED_ATTRIBUTION = re.compile(  # "Carol Smith wrote:", "carol@example.test wrote:"; capitals, so no prose
+    r"^\s*(?:[A-ZÀ-ÖØ-Þ][\w.'-]*(?:\s+[A-ZÀ-ÖØ-Þ][\w.'-]*){0,3}(?:\s+<[^\s<>]+@[^\s<>]+>)?|<?[^\s<>]+@[^\s<>]+>?)"
+    r"\s+(?:wrote|schrieb|a\s+écrit|escribió|schreef|ha\s+scritto)\s*:\s*$"
 )
 
 
@@ -45,14 +55,23 @@ class Trimmed:
     quoted_lines: int  # quoted lines left out
 
 
+def _header_block(lines: list[str], i: int, need: tuple[re.Pattern[str], ...]) -> bool:
+    """Whether a mail header block starts at line i: a From: line with each needed header in the next lines."""
+    if i >= len(lines) or not _FROM.match(lines[i]):
+        return False
+    after = lines[i + 1 : i + 1 + _HEADER_LINES]
+    return all(any(header.match(n) for n in after) for header in need)
+
+
 def _outlook_tail(lines: list[str]) -> int | None:
     """Index of the first line of an Outlook-style quoted tail, or None."""
     for i, line in enumerate(lines):
         if _FORWARDED.match(line):
             return None
-        if _SEPARATOR.match(line):
+        if _SEPARATOR.match(line) and any(_header_block(lines, j, (_SENT,)) for j in (i + 1, i + 2)):
             return i
-        if _FROM.match(line) and any(_HEADER_FOLLOWS.match(n) for n in lines[i + 1 : i + 4]):
+        after_blank = i > 0 and not lines[i - 1].strip()
+        if _header_block(lines, i, (_SENT, _SUBJECT) if after_blank else (_SENT, _SUBJECT, _TO)):
             return i
     return None
 
@@ -64,8 +83,15 @@ def _attribution_start(lines: list[str], quote_start: int) -> int:
         i -= 1
     if i > 0 and _ATTRIBUTION.match(lines[i - 1]):
         return i - 1
-    if i > 1 and _ATTRIBUTION.match(lines[i - 2].rstrip() + " " + lines[i - 1].strip()):
+    if (
+        i > 1
+        and (i == 2 or not lines[i - 3].strip())
+        and not lines[i - 2].rstrip().endswith((".", "!", "?"))
+        and _ATTRIBUTION.match(lines[i - 2].rstrip() + " " + lines[i - 1].strip())
+    ):
         return i - 2
+    if i > 0 and _NAMED_ATTRIBUTION.match(lines[i - 1]):
+        return i - 1
     return quote_start
 
 
@@ -109,8 +135,14 @@ def _shorten_inline(lines: list[str]) -> tuple[list[str], int, int]:
     return out, dropped_chars, dropped_lines
 
 
-def trim_quotes(text: str) -> Trimmed:
-    """The writer's own text with the quoted history trimmed, and how much was trimmed."""
+def trim_quotes(text: str, *, forwarded: bool = False) -> Trimmed:
+    """The writer's own text with the quoted history trimmed, and how much was trimmed.
+
+    forwarded: the message is a forward (subject "Fwd:", "FW:", "WG:", "TR:", ...); its quoted part is the
+    content, so nothing is trimmed.
+    """
+    if forwarded:
+        return Trimmed(text, 0, 0)
     lines = text.replace("\r\n", "\n").split("\n")
     cut = _outlook_tail(lines)
     tail = _tail_quote(lines[:cut] if cut is not None else lines)

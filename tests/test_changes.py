@@ -419,3 +419,215 @@ def test_flag_lines_are_parsed_exactly() -> None:
         ]
     )
     assert parsed == {7: (("$UID", "\\Seen"), 12), 9: ((), 13), 11: (("\\Flagged",), None)}
+
+
+# ------------------------------------------------------------------ review fixes
+
+
+ROTATE_LOG = (
+    "mail_index_log_rotate_min_size = 0\nmail_index_log_rotate_max_size = 1k\n"
+    "mail_index_log_rotate_min_age = 0\nmail_index_log2_max_age = 0\n"
+)
+
+
+def churn(box: Sandbox, folder: str, rounds: int = 60) -> None:
+    """Keyword changes by another client, enough to rotate Dovecot's transaction log under ROTATE_LOG."""
+    with box.connect("alice") as imap:
+        imap.select_folder(folder)
+        for r in range(rounds):
+            imap.add_flags(imap.search(["ALL"])[r % 2 :: 2], [f"$k{r}".encode()])
+
+
+async def test_qresync_without_history_does_not_report_older_expunges(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once Dovecot's log no longer reaches back to the state, `VANISHED (EARLIER)` names every missing UID, also
+    those expunged before the state: which ones went since is then unknown, and the counts say how many."""
+    named: list[Any] = []
+    original = imap_changes._compat.uid_fetch_changed
+
+    def recording(*args: Any, **kwargs: Any) -> tuple[list[Any], list[Any]]:
+        fetched, vanished = original(*args, **kwargs)
+        named.extend(vanished)
+        return fetched, vanished
+
+    monkeypatch.setattr(imap_changes._compat, "uid_fetch_changed", recording)
+    with Sandbox(users=("alice",), extra_config=ROTATE_LOG) as box:
+        folder = fresh_folder(box, 10, "chg-rotated")
+        other_client_changes(box, folder, flag=None, expunge=2)
+        other_client_changes(box, folder, flag=None, expunge=3)  # gone long before the state
+        churn(box, folder)
+        service = MailService(load_settings(env=box.env()))
+        try:
+            tracker = ChangeTracker(service)
+            state = await tracker.state(ACCOUNT, [folder])
+            other_client_changes(box, folder, flag=None, expunge=5)
+            churn(box, folder)
+            result = await tracker.list_changes(state)
+            assert any(b"2:3" in v or b"2:5" in v for v in named), named  # the server did name the older ones
+            assert result.vanished == [] and result.vanished_total == 0 and not result.complete
+            assert [(u.mailbox, u.flags_unknown, u.vanished_unknown) for u in result.unknown] == [
+                (folder, False, 1)
+            ]
+            assert result.flag_changes_total > 0 and "could not be told" in (result.note or "")
+            churn(box, folder)
+            again = await tracker.list_changes(result.state)  # named again, but the counts say none went
+            assert again.complete and again.vanished == [] and again.unknown == []
+        finally:
+            await service.close()
+
+
+async def test_state_can_leave_out_deleted_folders(tracker: ChangeTracker, sandbox: Sandbox) -> None:
+    first, gone, last = (fresh_folder(sandbox, 2, f"chg-skip{i}") for i in range(3))
+    with sandbox.connect("alice") as imap:
+        imap.delete_folder(gone)
+    with pytest.raises(NotFound):
+        await tracker.state(ACCOUNT, [first, gone, last])
+    state = await tracker.state(ACCOUNT, [first, gone, last], skip_missing=True)
+    assert [row.split(",")[0] for row in state.split(";")[2:]] == [first, last]
+    with sandbox.connect("alice") as imap:
+        imap.append(last, make_message("after the skip"))
+    result = await tracker.list_changes(state)
+    assert result.mailboxes == [first, last] and subjects(result) == ["after the skip"] and result.complete
+    with pytest.raises(NotFound):
+        await tracker.state(ACCOUNT, [gone], skip_missing=True)
+    with sandbox.connect("alice") as imap:
+        imap.delete_folder(first)
+        imap.delete_folder(last)
+    with pytest.raises(NotFound):
+        await tracker.state(ACCOUNT, [first, gone, last], skip_missing=True)
+
+
+async def test_a_long_state_is_kept_behind_a_handle(
+    tracker: ChangeTracker, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folders = [fresh_folder(sandbox, 1, "чрезвычайно-длинное-имя-папки-клиента") for _ in range(5)]
+    text = changes_module.encode_state(
+        ACCOUNT, [imap_changes.MailboxState(f, 1, 2, 3, 1) for f in folders], None
+    )
+    assert len(text) > changes_module.LONG_TOKEN  # what the token would have been
+    state = await tracker.state(ACCOUNT, folders)
+    assert state.startswith(f"2;{ACCOUNT};h") and len(state) < 40
+    with sandbox.connect("alice") as imap:
+        imap.append(folders[3], make_message("behind a handle"))
+    result = await tracker.list_changes(state)
+    assert result.mailboxes == folders and subjects(result) == ["behind a handle"] and result.complete
+    again = await tracker.list_changes(result.state)
+    assert not again.changed and again.state == result.state  # the same state, the same handle
+    assert (await tracker.state(ACCOUNT, [folders[0]])).startswith("1;")  # a short token stays as it is
+    handle = result.state.split(";")[2]
+    with pytest.raises(InvalidInput) as caught:
+        await tracker.list_changes(f"2;other;{handle}")
+    assert caught.value.message == changes_module.BAD_STATE
+    monkeypatch.setattr(changes_module, "_long_states", changes_module._KeptStates())  # a restart
+    with pytest.raises(InvalidInput) as caught:
+        await tracker.list_changes(result.state)
+    assert caught.value.details["field"] == "state"
+    assert "is gone" in caught.value.message and "list the folder again" in caught.value.message
+
+
+def test_kept_states_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(changes_module, "KEPT_STATES", 2)
+    kept = changes_module._KeptStates()
+    first, second = kept.put("a" * 2000), kept.put("b" * 2000)
+    assert kept.put("a" * 2000) == first  # the same text, the same handle (and now the most recent)
+    kept.put("c" * 2000)
+    assert kept.get(second) is None and kept.get(first) == "a" * 2000 and kept.chars == 4000
+    monkeypatch.setattr(changes_module, "KEPT_STATE_CHARS", 3000)
+    last = kept.put("d" * 2000)
+    assert list(kept.by_id) == [last] and kept.chars == 2000
+
+
+def test_fetch_answers_without_a_uid_are_left_out() -> None:
+    """An unsolicited FETCH (keyed by sequence number, no UID) never passes for a UID."""
+    parsed = imap_changes._parse(
+        [
+            b"1 (UID 7 FLAGS (\\Seen))",
+            b"2 (FLAGS (\\Deleted))",
+            b"3 (FLAGS (\\Seen) MODSEQ (40))",
+            (b"4 (UID 9 X-EXTRA {2}", b"ab"),
+            b" FLAGS (\\Answered))",
+            (b"5 (X-EXTRA {2}", b"ab"),
+            b" FLAGS (\\Flagged))",
+        ]
+    )
+    assert parsed == {7: (("\\Seen",), None), 9: (("\\Answered",), None)}
+
+
+@pytest.fixture(scope="module")
+def no_condstore(sandbox: Sandbox) -> Iterator[Sandbox]:
+    with sandbox.connect("alice") as imap:
+        live = [c.decode() for c in imap.capabilities() if not c.upper().startswith((b"AUTH=", b"STARTTLS"))]
+    with Sandbox(
+        imap_capability=" ".join(c for c in live if c.upper() not in ("CONDSTORE", "QRESYNC"))
+    ) as box:
+        yield box
+
+
+async def test_an_unsolicited_fetch_is_no_flag_change(no_condstore: Sandbox) -> None:
+    """Comparing flags without CONDSTORE: a `* 2 FETCH (FLAGS (...))` without UID amid the answer is left out."""
+    from .test_faults_imap import TaggedProxy
+
+    folder = fresh_folder(no_condstore, 3, "chg-unsolicited")
+    uids = uids_of(no_condstore, folder)
+    lines = b"".join(b"* %d FETCH (UID %d FLAGS ())\r\n" % (i + 1, uid) for i, uid in enumerate(uids))
+    reply = lines + b"* 2 FETCH (FLAGS (\\Seen \\Flagged))\r\n{tag} OK Fetch completed.\r\n"
+    with TaggedProxy(no_condstore.host, no_condstore.imap_port) as proxy:
+        env = {**no_condstore.env(security="plain"), "MAIL_IMAP_DEFAULT_PORT": str(proxy.port)}
+        env["MAIL_IMAP_DEFAULT_HOST"] = "127.0.0.1"
+        service = MailService(load_settings(env=env))
+        try:
+            tracker = ChangeTracker(service)
+            state = await tracker.state(ACCOUNT, [folder])
+            rule = proxy.replace_reply(rf"UID FETCH 1:{uids[-1]} \(UID FLAGS\)", reply)
+            result = await tracker.list_changes(state)
+            assert rule.fired.is_set()
+        finally:
+            await service.close()
+    assert not result.changed and result.complete and result.flag_changes == []
+
+
+async def test_more_changes_than_listed_are_not_complete(
+    tracker: ChangeTracker, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(changes_module, "MAX_LISTED", 2)
+    folder = fresh_folder(sandbox, 6, "chg-many")
+    uids = uids_of(sandbox, folder)
+    state = await tracker.state(ACCOUNT, [folder])
+    with sandbox.connect("alice") as imap:
+        imap.select_folder(folder)
+        imap.add_flags(uids[:3], [b"\\Flagged"])
+        imap.add_flags(uids[3:], [b"\\Deleted"])
+        imap.uid_expunge(uids[3:])
+    result = await tracker.list_changes(state)
+    assert result.flag_changes_total == result.vanished_total == 3
+    assert len(result.flag_changes) == len(result.vanished) == 2
+    assert not result.complete and result.unknown == [] and result.note is not None
+    assert (
+        "1 flag changes and 1 vanished ids are not listed" in result.note and "list the folder" in result.note
+    )
+    assert (await tracker.list_changes(result.state)).complete
+
+
+async def test_a_snapshot_too_big_to_keep_is_not_kept(
+    limited: tuple[str, Sandbox], limited_tracker: ChangeTracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Snapshots are kept up to KEPT_MESSAGES UIDs in all, one state's included: a folder past that has none."""
+    monkeypatch.setattr(changes_module, "KEPT_MESSAGES", 6)
+    kind, box = limited
+    kept_folder, lost_folder = (
+        fresh_folder(box, 4, f"chg-fits-{kind}"),
+        fresh_folder(box, 4, f"chg-big-{kind}"),
+    )
+    state = await limited_tracker.state(ACCOUNT, [kept_folder, lost_folder])
+    snapshot_id = state.rsplit(";s", 1)[1]
+    assert list(changes_module._snapshots[snapshot_id][1]) == [kept_folder]
+    for folder in (kept_folder, lost_folder):
+        uids = uids_of(box, folder)
+        other_client_changes(box, folder, flag=uids[0], expunge=uids[1])
+    result = await limited_tracker.list_changes(state)
+    assert not result.complete and [MessageId.parse(i).mailbox for i in result.vanished] == [kept_folder]
+    (unknown,) = result.unknown
+    assert unknown.mailbox == lost_folder and unknown.vanished_unknown == 1
+    assert unknown.flags_unknown == (kind == "no-condstore")
+    assert sum(len(s.uids) for _, kept in changes_module._snapshots.values() for _, s in kept.values()) <= 6

@@ -3,7 +3,9 @@
 With CONDSTORE a state is (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, MESSAGES) and `UID FETCH 1:<uidnext-1> (UID
 FLAGS) (CHANGEDSINCE m)` returns exactly the messages changed since: the new ones (UID >= the old UIDNEXT) and
 those whose flags changed. With QRESYNC enabled the same FETCH gets `VANISHED` and the server names the UIDs
-expunged since m, so nothing costs in proportion to the mailbox. Without QRESYNC an expunge is proven absent by
+expunged since m, so nothing costs in proportion to the mailbox; when the server no longer holds that history it
+may name every missing UID (RFC 7162 allows it), so the named UIDs are trusted only when the counts agree (else
+only how many went is told). Without QRESYNC an expunge is proven absent by
 the counts, else found by comparing UID sets with a `Snapshot` taken with the old state; without CONDSTORE
 the snapshot also holds every message's flags (one `UID FETCH (FLAGS)`), and without a snapshot only new mail
 and how many messages vanished can be told. Reads use EXAMINE and `BODY.PEEK`, so nothing here sets \\Seen.
@@ -118,7 +120,8 @@ Fetched = dict[int, tuple[tuple[str, ...], int | None]]  # UID -> (flags, MODSEQ
 
 def _parse(raw: list[Any]) -> Fetched:
     """FETCH answers of UID, FLAGS and MODSEQ only: a regular expression per line (imapclient's general parser
-    takes ~120 ms for 10,000 lines, this ~10 ms); anything else goes through imapclient's parser."""
+    takes ~120 ms for 10,000 lines, this ~10 ms); anything else goes through imapclient's parser. An answer
+    without a UID (an unsolicited FETCH, keyed by sequence number) is left out."""
     found: Fetched = {}
     other: list[Any] = []
     for item in raw:
@@ -133,9 +136,9 @@ def _parse(raw: list[Any]) -> Fetched:
             _flag_tuple(flags.group(1).split()),
             int(modseq.group(1)) if modseq else None,
         )
-    for uid, data in parse_fetch_response(other, False, True).items() if other else ():
-        if b"FLAGS" in data:
-            found[int(uid)] = (_flag_tuple(data[b"FLAGS"]), _modseq(data))
+    for data in parse_fetch_response(other, False, False).values() if other else ():
+        if b"FLAGS" in data and isinstance(data.get(b"UID"), int):
+            found[int(data[b"UID"])] = (_flag_tuple(data[b"FLAGS"]), _modseq(data))
     return found
 
 
@@ -213,7 +216,7 @@ def _with_modseq(
     flags = {uid: value for uid, value in changed.items() if uid < old.uidnext}
     result = RawChanges(state=now, snapshot=None, new_uids=new, new_messages=[], flags=flags)
     if conn.qresync:
-        result.vanished = sorted(uid for uid in set(gone) if uid < old.uidnext)
+        _vanished_named(result, sorted(uid for uid in set(gone) if uid < old.uidnext), old, now, len(new))
         return result
     if old.count + len(new) == now.count and snapshot is not None:
         result.snapshot = Snapshot(snapshot.uids | frozenset(new))
@@ -227,6 +230,19 @@ def _with_modseq(
     else:
         result.vanished_unknown = max(0, old.count - len(before))
     return result
+
+
+def _vanished_named(
+    result: RawChanges, named: list[int], old: MailboxState, now: MailboxState, new: int
+) -> None:
+    """The UIDs `VANISHED (EARLIER)` named, checked against the counts: a server that lost the expunge history
+    since the old modseq names every missing UID, also those gone before the state. Then, if any went at all,
+    which ones cannot be told."""
+    expected = max(0, old.count + new - now.count)
+    if len(named) <= expected:
+        result.vanished, result.vanished_unknown = named, expected - len(named)
+    else:
+        result.vanished_unknown = expected
 
 
 def _modseq(data: dict[bytes, Any]) -> int | None:

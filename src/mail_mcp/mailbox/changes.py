@@ -7,6 +7,10 @@ it grants nothing an account id and folder names do not, and every field is chec
 QRESYNC it is all the server needs, so it survives a restart of this process. Without QRESYNC the snapshot
 (UIDs, and without CONDSTORE each message's flags) is kept here, bounded; when it is gone the result says
 which part could not be known rather than claiming nothing changed.
+
+A token longer than LONG_TOKEN characters (many folders, long or non-ASCII names) is kept here instead and handed
+out as a handle `2;<account>;h<id>` (bounded, least recently used dropped first): such a state does not survive a
+restart of this process, and a handle no longer kept is refused with a request to list again.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, Field
 
-from mail_mcp.errors import InvalidInput
+from mail_mcp.errors import InvalidInput, NotFound
 from mail_mcp.ids import ACCOUNT_ID_RE, MAX_U32, MessageId
 from mail_mcp.imap import changes as imap_changes
 from mail_mcp.imap import order
@@ -30,6 +34,10 @@ from mail_mcp.mailbox.presenting import summary
 from mail_mcp.mailbox.service import MailService
 
 TOKEN_VERSION = 1
+HANDLE_VERSION = 2
+LONG_TOKEN = 1_000  # a token longer than this is kept here, and a handle to it handed out
+KEPT_STATES = 1_024
+KEPT_STATE_CHARS = 16 * 2**20
 SNAPSHOT_ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_TOKEN_CHARS = 64 * 1024
 MAX_MAILBOXES = 200
@@ -39,6 +47,10 @@ KEPT_SNAPSHOTS = 64
 KEPT_MESSAGES = 500_000  # UIDs across all kept snapshots
 BAD_STATE = (
     "the state token is not one this server issued or is damaged; list the folder again for a new state"
+)
+GONE_STATE = (
+    "this state covers too many folders for a token, so this server kept it in memory, and it is gone (the "
+    "server restarted or the state is too old): list the folder again for a new state"
 )
 _snapshots: OrderedDict[str, tuple[str, dict[str, tuple[MailboxState, Snapshot]]]] = OrderedDict()
 
@@ -64,7 +76,8 @@ class ChangeList(BaseModel):
     state: str = Field(description="Pass this to list_changes next time: it covers everything reported here.")
     changed: bool = Field(description="Whether anything at all is reported (false only when complete).")
     complete: bool = Field(
-        description="false when some changes could not be told (see unknown): list the folder to be sure."
+        description="false when some changes could not be told (see unknown) or not all are listed (see note): "
+        "list the folder to be sure."
     )
     new_total: int = Field(description="How many messages arrived; new_messages shows the newest of them.")
     new_messages: list[MessageSummary] = Field(description="Newest first, at most `limit`.")
@@ -87,6 +100,45 @@ def encode_state(account: str, states: list[MailboxState], snapshot_id: str | No
     return ";".join([str(TOKEN_VERSION), account, *rows, *tail])
 
 
+class _KeptStates:
+    """Tokens too long to hand out, by a random id; the least recently used go first."""
+
+    def __init__(self) -> None:
+        self.by_id: OrderedDict[str, str] = OrderedDict()
+        self.by_text: dict[str, str] = {}
+        self.chars = 0
+
+    def put(self, text: str) -> str:
+        handle = self.by_text.get(text)
+        if handle is None:
+            handle = secrets.token_urlsafe(12)
+            self.by_id[handle], self.by_text[text] = text, handle
+            self.chars += len(text)
+        self.by_id.move_to_end(handle)
+        while len(self.by_id) > KEPT_STATES or (len(self.by_id) > 1 and self.chars > KEPT_STATE_CHARS):
+            _, dropped = self.by_id.popitem(last=False)
+            del self.by_text[dropped]
+            self.chars -= len(dropped)
+        return handle
+
+    def get(self, handle: str) -> str | None:
+        text = self.by_id.get(handle)
+        if text is not None:
+            self.by_id.move_to_end(handle)
+        return text
+
+
+_long_states = _KeptStates()
+
+
+def issue_state(account: str, states: list[MailboxState], snapshot_id: str | None) -> str:
+    """The token to hand out: `encode_state`'s, or a handle to it kept here when longer than LONG_TOKEN."""
+    text = encode_state(account, states, snapshot_id)
+    if len(text) <= LONG_TOKEN:
+        return text
+    return f"{HANDLE_VERSION};{account};h{_long_states.put(text)}"
+
+
 def _number(value: str, low: int, high: int) -> int:
     if not value.isascii() or not value.isdigit() or len(value) > 20 or not low <= int(value) <= high:
         raise ValueError("number")
@@ -98,12 +150,24 @@ def _folder_name(value: str) -> bool:
 
 
 def decode_state(text: str) -> tuple[str, list[MailboxState], str | None]:
-    """Strict: the exact shape, numbers in range, no duplicate folders; InvalidInput(field="state") else."""
+    """Strict: the exact shape, numbers in range, no duplicate folders; InvalidInput(field="state") else. A
+    handle is looked up (InvalidInput saying the state is gone when no longer kept) and its token decoded."""
     try:
         if not isinstance(text, str) or not 0 < len(text) <= MAX_TOKEN_CHARS or not text.isascii():
             raise ValueError("size")
         version, account, *rows = text.split(";")
-        if version != str(TOKEN_VERSION) or not ACCOUNT_ID_RE.match(account):
+        if not ACCOUNT_ID_RE.match(account):
+            raise ValueError("account")
+        if version == str(HANDLE_VERSION) and len(rows) == 1 and rows[0].startswith("h"):
+            if not (16 <= len(rows[0]) - 1 <= 64 and SNAPSHOT_ID_RE.match(rows[0][1:])):
+                raise ValueError("handle")
+            text = _long_states.get(rows[0][1:]) or ""
+            if not text:
+                raise InvalidInput(GONE_STATE, field="state")
+            version, kept_account, *rows = text.split(";")
+            if kept_account != account:
+                raise ValueError("account")
+        if version != str(TOKEN_VERSION):
             raise ValueError("shape")
         snapshot_id = None
         if rows and rows[-1].startswith("s") and "," not in rows[-1]:  # a folder row always has commas
@@ -137,10 +201,18 @@ def decode_state(text: str) -> tuple[str, list[MailboxState], str | None]:
 
 
 def _keep(account: str, taken: dict[str, tuple[MailboxState, Snapshot]]) -> str | None:
-    if not taken:
+    """Keeps the snapshots that fit in KEPT_MESSAGES together (the others are not kept: their changes are then
+    told as far as possible without); older ones are dropped to make room."""
+    fitting: dict[str, tuple[MailboxState, Snapshot]] = {}
+    room = KEPT_MESSAGES
+    for name, (state, snapshot) in taken.items():
+        if len(snapshot.uids) <= room:
+            fitting[name] = (state, snapshot)
+            room -= len(snapshot.uids)
+    if not fitting:
         return None
     snapshot_id = secrets.token_urlsafe(16)
-    _snapshots[snapshot_id] = (account, taken)
+    _snapshots[snapshot_id] = (account, fitting)
     while len(_snapshots) > KEPT_SNAPSHOTS or (
         len(_snapshots) > 1
         and sum(len(s.uids) for _, kept in _snapshots.values() for _, s in kept.values()) > KEPT_MESSAGES
@@ -169,33 +241,45 @@ class ChangeTracker:
     def __init__(self, service: MailService) -> None:
         self.service = service
 
-    async def state(self, account_id: str, mailboxes: list[str]) -> str:
+    async def state(self, account_id: str, mailboxes: list[str], *, skip_missing: bool = False) -> str:
         """The token for the current state of these mailboxes (server names, as in message ids). One pool job:
         a STATUS per folder, plus a UID (and, without CONDSTORE, flags) snapshot where QRESYNC is missing. A
-        single folder is EXAMINEd first, on the connection the listing that follows will then reuse."""
+        single folder is EXAMINEd first, on the connection the listing that follows will then reuse. NotFound
+        when a folder no longer exists; with `skip_missing` such a folder is left out (NotFound when all are)."""
         account = self.service.account(account_id)
         names = list(dict.fromkeys(mailboxes))
         if not 0 < len(names) <= MAX_MAILBOXES:
             raise InvalidInput(f"a state covers 1 to {MAX_MAILBOXES} folders", field="mailboxes")
 
         def job(conn: Connection) -> list[tuple[MailboxState, Snapshot | None]]:
-            return [imap_changes.take_state(conn, name, examine=len(names) == 1) for name in names]
+            taken = []
+            for name in names:
+                try:
+                    taken.append(imap_changes.take_state(conn, name, examine=len(names) == 1))
+                except NotFound:
+                    if not skip_missing or len(names) == 1:
+                        raise
+            if not taken:
+                raise NotFound("none of these folders exists any more; call list_folders", mailbox=names[0])
+            return taken
 
         taken = await self.service.pools.get(account.id).run(
             job, action="reading the folder state", mailbox=names[0] if len(names) == 1 else None
         )
         kept = {state.name: (state, snap) for state, snap in taken if snap is not None}
-        return encode_state(account.id, [state for state, _ in taken], _keep(account.id, kept))
+        return issue_state(account.id, [state for state, _ in taken], _keep(account.id, kept))
 
     async def list_changes(self, state: str, limit: int = 50) -> ChangeList:
         """New messages (summaries, newest first, at most `limit`), flag changes and vanished ids since the
-        state; StaleId when a folder was recreated, NotFound when one was deleted."""
+        state; StaleId when a folder was recreated, NotFound when the folder was deleted (of several, a deleted
+        one is reported as gone and left out of the next state)."""
         account_id, states, snapshot_id = decode_state(state)
         if not 0 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 0 and {MAX_LIMIT}", field="limit")
         account = self.service.account(account_id)
         pool = self.service.pools.get(account.id)
         found: list[RawChanges] = []
+        gone: list[MailboxState] = []
         for old in states:
             snapshot = _kept(snapshot_id, account.id, old)
 
@@ -204,10 +288,22 @@ class ChangeTracker:
             ) -> RawChanges:
                 return imap_changes.changes(conn, old, snapshot, limit)
 
-            found.append(await pool.run(job, action="reading changes", mailbox=old.name))
-        return await self._present(account.id, found, limit)
+            try:
+                found.append(await pool.run(job, action="reading changes", mailbox=old.name))
+            except NotFound:
+                if len(states) == 1:
+                    raise
+                gone.append(old)
+        if not found:
+            raise NotFound(
+                "none of the state's folders exists any more; list the folders again",
+                mailboxes=[s.name for s in gone],
+            )
+        return await self._present(account.id, found, limit, gone)
 
-    async def _present(self, account_id: str, found: list[RawChanges], limit: int) -> ChangeList:
+    async def _present(
+        self, account_id: str, found: list[RawChanges], limit: int, gone: list[MailboxState]
+    ) -> ChangeList:
         rows: list[tuple[tuple[int, int], MessageSummary]] = []
         flags: list[FlagChange] = []
         vanished: list[str] = []
@@ -241,19 +337,27 @@ class ChangeTracker:
             notes.append(
                 f"{new_total - min(limit, len(rows))} more new messages are not shown: list the folder"
             )
-        if len(flags) > MAX_LISTED or len(vanished) > MAX_LISTED:
-            notes.append(f"only the first {MAX_LISTED} flag changes and vanished ids are listed")
+        unlisted = max(0, len(flags) - MAX_LISTED), max(0, len(vanished) - MAX_LISTED)
+        if any(unlisted):
+            notes.append(
+                f"{unlisted[0]} flag changes and {unlisted[1]} vanished ids are not listed (at most {MAX_LISTED} "
+                "of each are): list the folder to see them all"
+            )
+        for old in gone:
+            unknown.append(Unknown(mailbox=old.name, flags_unknown=False, vanished_unknown=old.count))
+            notes.append(f"the folder {old.name!r} no longer exists: its {old.count} messages went with it")
         if unknown:
             notes.append(
-                "some changes could not be told (the server lacks CONDSTORE/QRESYNC and this process no longer "
-                "holds the earlier snapshot): list the folder to be sure; the new state tracks from now on"
+                "some changes could not be told (see unknown: the server lacks QRESYNC and this process holds no "
+                "snapshot from then, or the server no longer knows which messages went): list the folder to be "
+                "sure; the new state tracks from now on"
             )
         return ChangeList(
             account=account_id,
             mailboxes=[raw.state.name for raw in found],
-            state=encode_state(account_id, [raw.state for raw in found], _keep(account_id, kept)),
+            state=issue_state(account_id, [raw.state for raw in found], _keep(account_id, kept)),
             changed=bool(new_total or flags or vanished or unknown),
-            complete=not unknown,
+            complete=not unknown and not any(unlisted),
             new_total=new_total,
             new_messages=[row for _, row in rows[:limit]],
             flag_changes_total=len(flags),

@@ -120,6 +120,7 @@ class SpanCursor:
     folders: list[FolderMark]
     last: tuple[int, int, int]
     seen: list[int] = field(default_factory=list)
+    listing_state: str = ""  # the state token of the listing's first page
 
     def resume(self, index: int) -> Resume:
         """The resume point of folder `index` in its own (arrival, UID) order."""
@@ -141,6 +142,7 @@ class SpanCursor:
                 "m": [[m.name, m.uidvalidity, m.last_uid, m.head_uid] for m in self.folders],
                 "k": list(self.last),
                 "g": self.seen,
+                "t": self.listing_state,
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -169,7 +171,7 @@ class SpanCursor:
     def decode(cls, text: str) -> SpanCursor:
         try:
             data = cls._payload(text)
-            if not isinstance(data, dict) or set(data) != {"v", "a", "s", "f", "m", "k", "g"}:
+            if not isinstance(data, dict) or set(data) != {"v", "a", "s", "f", "m", "k", "g", "t"}:
                 raise ValueError("shape")
             if data["v"] != VERSION or not isinstance(data["a"], str) or not isinstance(data["f"], dict):
                 raise ValueError("fields")
@@ -188,7 +190,10 @@ class SpanCursor:
             if not isinstance(data["g"], list) or not all(_natural(n) for n in data["g"]):
                 raise ValueError("seen")
             Filters.from_json(data["f"])
-            return cls(data["a"], scope, data["f"], folders, (last[0], last[1], last[2]), data["g"])
+            if not isinstance(data["t"], str):
+                raise ValueError("state")
+            last_key = (last[0], last[1], last[2])
+            return cls(data["a"], scope, data["f"], folders, last_key, data["g"], data["t"])
         except (ValueError, KeyError, TypeError, AttributeError, MailError):
             raise InvalidInput(EXPIRED_CURSOR, field="cursor") from None
 

@@ -141,9 +141,12 @@ def list_page(
         )
     selected = conn.select(mailbox, readonly=True, expect_uidvalidity=cursor.uidvalidity if cursor else None)
     found = order.ordered(conn, account, mailbox, selected.uidvalidity, filters)
-    counts = None
-    if filters.group_by_thread:
-        heads, counts = threads.thread_heads(conn, found.uids)
+    counts, bound = None, 0
+    if (
+        filters.group_by_thread
+    ):  # grouped over page 1's messages, so later mail cannot move a head across pages
+        bound = cursor.uid_bound if cursor and cursor.uid_bound else max(found.uids, default=-1) + 1
+        heads, counts = threads.thread_heads(conn, [u for u in found.uids if u < bound])
         found = order.Ordered(heads, found.dates)
     uids = found.uids
     start = order.resume_at(conn, found, cursor.key if cursor else None) + offset
@@ -163,7 +166,13 @@ def list_page(
             dates.update(order.fetch_dates(conn, [last]))
         if last is not None:
             next_cursor = Cursor(
-                account, mailbox, selected.uidvalidity, filters.as_json(), dates.get(last, 0), last
+                account,
+                mailbox,
+                selected.uidvalidity,
+                filters.as_json(),
+                dates.get(last, 0),
+                last,
+                uid_bound=bound,
             )
     total = None if filters.needs_structure_check else len(uids)
     return RawPage(

@@ -136,17 +136,21 @@ class Cursor:
     filters: dict[str, Any]
     last_date: int  # INTERNALDATE, seconds since the epoch
     last_uid: int
+    state: str = ""  # the listing's state token, from its first page
+    uid_bound: int = 0  # group_by_thread: conversations are grouped over the UIDs below this (page 1's)
 
     def encode(self) -> str:
         payload = json.dumps(
             {
-                "v": 2,
+                "v": 3,
                 "a": self.account,
                 "m": self.mailbox,
                 "uv": self.uidvalidity,
                 "f": self.filters,
                 "d": self.last_date,
                 "u": self.last_uid,
+                "s": self.state,
+                "n": self.uid_bound,
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -164,19 +168,24 @@ class Cursor:
             data = json.loads(payload)
             if (
                 not isinstance(data, dict)
-                or set(data) != {"v", "a", "m", "uv", "f", "d", "u"}
-                or data["v"] != 2
+                or set(data) != {"v", "a", "m", "uv", "f", "d", "u", "s", "n"}
+                or data["v"] != 3
             ):
                 raise ValueError("shape")
-            numbers = (data["uv"], data["d"], data["u"])
+            numbers = (data["uv"], data["d"], data["u"], data["n"])
             if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
                 raise ValueError("numbers")
             if not (
-                isinstance(data["a"], str) and isinstance(data["m"], str) and isinstance(data["f"], dict)
+                isinstance(data["a"], str)
+                and isinstance(data["m"], str)
+                and isinstance(data["f"], dict)
+                and isinstance(data["s"], str)
             ):
                 raise ValueError("strings")
             Filters.from_json(data["f"])
-            return cls(data["a"], data["m"], data["uv"], data["f"], data["d"], data["u"])
+            return cls(
+                data["a"], data["m"], data["uv"], data["f"], data["d"], data["u"], data["s"], data["n"]
+            )
         except (binascii.Error, ValueError, KeyError, TypeError, AttributeError, MailError):
             raise InvalidInput(BAD_CURSOR, field="cursor") from None
 

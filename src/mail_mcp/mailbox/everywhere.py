@@ -71,10 +71,9 @@ class Everywhere:
         return SpanCursor.owns(cursor_text)
 
     @staticmethod
-    def cursor_folders(cursor_text: str) -> tuple[str, list[str]]:
-        """The account and the folders a search-everywhere cursor pages through."""
-        cursor = SpanCursor.decode(cursor_text)
-        return cursor.account, [mark.name for mark in cursor.folders]
+    def cursor_state(cursor_text: str) -> str:
+        """The state token of the listing a search-everywhere cursor continues (its first page's)."""
+        return SpanCursor.decode(cursor_text).listing_state
 
     async def list_messages(
         self,
@@ -84,6 +83,7 @@ class Everywhere:
         limit: int,
         cursor_text: str | None,
         offset: int = 0,
+        listing_state: str = "",
     ) -> tuple[MessageList, str | None]:
         """mailboxes None = every folder but Trash and Junk (All Mail alone on Gmail); else folder names or
         roles. The page newest first by arrival across folders, and the next cursor or None."""
@@ -155,6 +155,7 @@ class Everywhere:
                 folders=self._marks(marks, searched, state, last),
                 last=last,
                 seen=seen,
+                listing_state=cursor.listing_state if cursor is not None else listing_state,
             )
             marks = state.folders
             if not dedup or len(chosen) >= limit:

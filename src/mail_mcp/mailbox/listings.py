@@ -36,16 +36,17 @@ class Listings:
                 "group_by_thread works within one folder; for one conversation across folders use get_thread",
                 field="group_by_thread",
             )
+        if cursor_text is not None:  # a listing's state is its first page's
+            page, next_cursor = await self.everywhere.list_messages(
+                account_id, None, filters, limit, cursor_text, offset
+            )
+            return page, next_cursor, Everywhere.cursor_state(cursor_text)
+        # taken before the listing, so nothing racing it is missed; a folder deleted meanwhile is left out
         wanted = list(mailbox) if isinstance(mailbox, list) else None
-        # the state is taken before the listing, so nothing racing it is missed
-        if cursor_text is not None:
-            account_id, names = Everywhere.cursor_folders(cursor_text)
-            wanted = None
-        else:
-            account_id = self.reader.service.account(account_id).id
-            names = [f.name for f in await folders_in_scope(self.reader.service, account_id, wanted)]
-        state = await self.reader.changes.state(account_id, names)
+        account_id = self.reader.service.account(account_id).id
+        names = [f.name for f in await folders_in_scope(self.reader.service, account_id, wanted)]
+        state = await self.reader.changes.state(account_id, names, skip_missing=True)
         page, next_cursor = await self.everywhere.list_messages(
-            account_id, wanted, filters, limit, cursor_text, offset
+            account_id, wanted, filters, limit, None, offset, listing_state=state
         )
         return page, next_cursor, state

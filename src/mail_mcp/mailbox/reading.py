@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Literal
 
 from mail_mcp.errors import InvalidInput, MailError
@@ -98,12 +98,12 @@ class Reader:
                 )
             account_id, mailbox, filters = cursor.account, cursor.mailbox, Filters.from_json(cursor.filters)
         account = self.service.account(account_id)
-        if (
-            mailbox.upper() != "INBOX" and cursor is None
-        ):  # "Sent" is INBOX.Sent on Courier and Cyrus' INBOX. mode
+        if mailbox.upper() == "INBOX":
+            mailbox = "INBOX"
+        elif cursor is None:  # "Sent" is INBOX.Sent on Courier and Cyrus' INBOX. mode
             mailbox = await self.service.folders.server_name(account.id, mailbox)
-
-        state = await self.changes.state(account.id, [mailbox])
+        # a listing's state is its first page's: mail that arrives between pages is reported by list_changes
+        state = cursor.state if cursor and cursor.state else await self.changes.state(account.id, [mailbox])
 
         def job(conn: Connection) -> imap_messages.RawPage:
             return imap_messages.list_page(conn, mailbox, filters, cursor, limit, account.id, offset)
@@ -121,7 +121,8 @@ class Reader:
         listing = MessageList(
             account=account.id, mailbox=mailbox, folder_role=role, total=page.total, messages=summaries
         )
-        return listing, page.next_cursor.encode() if page.next_cursor else None, state
+        next_cursor = replace(page.next_cursor, state=state).encode() if page.next_cursor else None
+        return listing, next_cursor, state
 
     async def get_message(
         self, message_id: str, *, fmt: Literal["text", "html", "both"], offset: int, max_chars: int

@@ -61,16 +61,23 @@ def render_changes(envelope: dict[str, Any], token: str) -> str:
             )
             if preview := one_line(m.get("preview")):
                 content.append(f"  {preview}")
-    if content:
-        lines += fence(content, token)
     for change in d.get("flag_changes", []):
-        lines.append(f"Flags now {flag_words(change.get('flags', [])) or 'read'}: {change['message_id']}")
+        content.append(f"Flags now {flag_words(change.get('flags', [])) or 'read'}: {change['message_id']}")
     if d.get("flag_changes_total", 0) > len(d.get("flag_changes", [])):
-        lines.append(f"(of {d['flag_changes_total']} flag changes)")
+        content.append(f"(of {d['flag_changes_total']} flag changes)")
     for gone in d.get("vanished", []):
-        lines.append(f"Gone (deleted or moved): {gone}")
+        content.append(f"Gone (deleted or moved): {gone}")
     if d.get("vanished_total", 0) > len(d.get("vanished", [])):
-        lines.append(f"(of {d['vanished_total']} gone)")
+        content.append(f"(of {d['vanished_total']} gone)")
+    for unknown in d.get("unknown", []):
+        what = [
+            "flag changes" if unknown.get("flags_unknown") else "",
+            f"which {unknown['vanished_unknown']} went" if unknown.get("vanished_unknown") else "",
+        ]
+        told = " and ".join(w for w in what if w) or "some changes"
+        content.append(f"Could not tell {told} in {one_line(unknown.get('mailbox'))}: list it to be sure.")
     if d.get("note"):
-        lines.append(one_line(d["note"]))
+        content.append(one_line(d["note"]))
+    if content:  # flag keywords and folder names are set by others: fenced like mail content
+        lines += fence(content, token)
     return "\n".join([*lines, *state_line(meta)])

@@ -195,7 +195,7 @@ def register(server: MCPServer, service: MailService, changes: ChangeTracker) ->
         link = ResourceLink(
             type="resource_link",
             uri=content.resource_uri,
-            name=content.filename or f"part {content.part_id}",
+            name=f"attachment part {content.part_id}",  # its file name is the sender's: fenced in the text
             mime_type=content.content_type,
             size=content.size,
         )

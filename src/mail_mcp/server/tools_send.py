@@ -307,8 +307,8 @@ def register(server: MCPServer, service: MailService) -> None:
             reply_all: ReplyAll = False,
             forward_id: ForwardId = None,
         ) -> ToolResult[DraftResult]:
-            """Replace a draft: give the whole message again (fields left out are not kept). The new draft is saved,
-            then the old one deleted; use the returned draft_id from now on."""
+            """Replace a draft: give the whole message again, composed like send_message (fields left out are not
+            kept). The new draft is saved, then the old one deleted; use the returned draft_id from now on."""
             result = await drafts.save_draft(request(**locals()), replaces=draft_id)
             return ToolResult(summary="draft replaced", data=result, meta=meta())
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from mcp.server import MCPServer
 from pydantic import Field
 
-from mail_mcp.mailbox.changes import ChangeList, ChangeTracker
+from mail_mcp.mailbox.changes import MAX_TOKEN_CHARS, ChangeList, ChangeTracker
 from mail_mcp.mailbox.service import MailService
 from mail_mcp.mailbox.threads import Thread, Threads
 from mail_mcp.server.schemas import PageResult, ToolResult, meta, page_meta
@@ -23,11 +23,12 @@ def register(server: MCPServer, service: MailService, changes: ChangeTracker) ->
             int,
             Field(description="Most body characters per message, quoted history removed.", ge=100, le=20_000),
         ] = 1500,
+        limit: Annotated[int, Field(description="Most messages to show, 1-200.", ge=1, le=200)] = 30,
     ) -> ToolResult[Thread]:
         """The whole conversation a message belongs to, across folders (my replies in Sent too), oldest first:
         sender, date and the new text of each message. get_message reads a cut message in full. Fenced as in
         list_messages."""
-        data = await threads.get_thread(message_id, max_chars=max_chars)
+        data = await threads.get_thread(message_id, max_chars=max_chars, limit=limit)
         return ToolResult(
             summary=f"{len(data.messages)} message(s) in the conversation {data.subject!r}",
             data=data,
@@ -39,7 +40,8 @@ def register(server: MCPServer, service: MailService, changes: ChangeTracker) ->
         state: Annotated[
             str,
             Field(
-                description="meta.state of list_messages or of an earlier list_changes.", max_length=20_000
+                description="meta.state of list_messages or of an earlier list_changes.",
+                max_length=MAX_TOKEN_CHARS,
             ),
         ],
         limit: Annotated[int, Field(description="Most new messages to show, 1-50.", ge=1, le=50)] = 20,
@@ -56,5 +58,9 @@ def _changes_summary(data: ChangeList) -> str:
         f"{data.flag_changes_total} with changed flags" if data.flag_changes_total else "",
         f"{data.vanished_total} gone" if data.vanished_total else "",
     ]
-    said = ", ".join(p for p in parts if p) or "no changes"
-    return said + ("" if data.complete else "; some changes could not be told (see unknown)")
+    said = ", ".join(p for p in parts if p)
+    if data.complete:
+        return said or "no changes"
+    return (
+        said or "nothing that could be told"
+    ) + "; some changes could not be told (see unknown): list the folder"

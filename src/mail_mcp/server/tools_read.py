@@ -75,7 +75,7 @@ def register(server: MCPServer, service: MailService, changes: ChangeTracker) ->
             bool | None, Field(description="true: only flagged (starred); false: only not.")
         ] = None,
         from_address: Annotated[str | None, Field(description="Sender contains this.")] = None,
-        to_address: Annotated[str | None, Field(description="A To recipient contains this.")] = None,
+        to_address: Annotated[str | None, Field(description="To contains this.")] = None,
         subject: Annotated[str | None, Field(description="Subject contains this.")] = None,
         text: Annotated[str | None, Field(description="Headers or body contain this.")] = None,
         arrived_since: Annotated[
@@ -93,14 +93,10 @@ def register(server: MCPServer, service: MailService, changes: ChangeTracker) ->
             Field(description='Gmail only: Gmail search syntax ("has:drive older_than:1y").'),
         ] = None,
         limit: Annotated[int, Field(description="Messages per page, 1-50.", ge=1, le=50)] = 20,
-        offset: Annotated[
-            int, Field(description="Skip this many messages (jump to a page); not with cursor.", ge=0)
-        ] = 0,
+        offset: Annotated[int, Field(description="Skip this many (jump); not with cursor.", ge=0)] = 0,
         cursor: Annotated[
             str | None,
-            Field(
-                description="meta.next_cursor of the previous page (it keeps the filters).", max_length=4000
-            ),
+            Field(description="meta.next_cursor of the last page (keeps the filters).", max_length=4000),
         ] = None,
         group_by_thread: Annotated[
             bool,
@@ -142,7 +138,7 @@ def register(server: MCPServer, service: MailService, changes: ChangeTracker) ->
     async def get_message(
         message_id: MessageIdParam,
         max_chars: Annotated[
-            int, Field(description="Most characters of body to return (default 20000).", ge=100, le=200_000)
+            int, Field(description="Most body characters to return.", ge=100, le=200_000)
         ] = 20_000,
         offset: Annotated[
             int,

@@ -25,9 +25,8 @@ def register(server: MCPServer, service: MailService, changes: ChangeTracker) ->
         ] = 1500,
         limit: Annotated[int, Field(description="Most messages to show, 1-200.", ge=1, le=200)] = 30,
     ) -> ToolResult[Thread]:
-        """The whole conversation a message belongs to, across folders (my replies in Sent too), oldest first:
-        sender, date and the new text of each message. get_message reads a cut message in full. Fenced as in
-        list_messages."""
+        """The whole conversation of a message, across folders (my replies in Sent too), oldest first: sender,
+        date and the new text of each. get_message reads a cut one in full. Fenced as in list_messages."""
         data = await threads.get_thread(message_id, max_chars=max_chars, limit=limit)
         return ToolResult(
             summary=f"{len(data.messages)} message(s) in the conversation {data.subject!r}",

@@ -17,7 +17,7 @@ WRITE_TOOLS = frozenset({"modify_flags", "move_message", "copy_message", "delete
 MAX_IDS = 250
 FLAGS_DOC = (
     "read, flagged (starred), answered, draft, important, junk, notjunk, \\Deleted, or keywords such as "
-    "$Forwarded or project-x (no spaces). An invalid flag refuses the call and the error gives the rules."
+    "$Forwarded or project-x (no spaces)."
 )
 
 

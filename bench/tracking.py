@@ -22,7 +22,7 @@ PAGE = 20
 UID = re.compile(rb"UID (\d+)")
 
 
-def seed_thread(sandbox: Sandbox) -> str:
+def seed_thread(sandbox: Sandbox) -> list[str]:
     """Five messages of one conversation: two in INBOX (10k messages), two replies in Sent, one in Archive."""
     start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
     ids: list[str] = []
@@ -41,7 +41,7 @@ def seed_thread(sandbox: Sandbox) -> str:
         msg.set_content(f"Message {n} of the bench thread.\n\n> quoted earlier text\n> more of it\n")
         ids.append(msg["Message-ID"])
         sandbox.append("alice", folder, msg.as_bytes())
-    return ids[0]
+    return ids
 
 
 def _selected(imap: IMAPClient, folder: str) -> None:
@@ -49,12 +49,20 @@ def _selected(imap: IMAPClient, folder: str) -> None:
     imap._bench_selected = folder  # type: ignore[attr-defined]
 
 
-def floor_thread(imap: IMAPClient, folders: list[str], root_id: str) -> None:
-    """Per folder one HEADER search for the root's id (itself and everything that references it), then the found
-    messages' envelopes and first 1,500 bytes of text."""
+def floor_thread(imap: IMAPClient, folders: list[str], header_ids: list[str]) -> None:
+    """What get_thread asks of the server, done by hand: per folder one SEARCH for every id the seed names (as
+    Message-ID, In-Reply-To or References), then the found messages' envelopes and first 1,500 bytes of text."""
+    terms = [
+        ["HEADER", name, value]
+        for value in header_ids
+        for name in ("Message-ID", "In-Reply-To", "References")
+    ]
+    criteria: list[Any] = terms[-1]
+    for term in reversed(terms[:-1]):
+        criteria = ["OR", *term, *criteria]
     for folder in folders:
         _selected(imap, folder)
-        uids = imap.search(["OR", "HEADER", "Message-ID", root_id, "HEADER", "References", root_id])
+        uids = imap.search(criteria)
         if uids:
             imap.fetch(uids, [*SUMMARY, "BODY.PEEK[1]<0.1500>"])
 
@@ -88,7 +96,7 @@ def floor_changes(imap: IMAPClient, folder: str, modseq: int, uidnext: int) -> N
 
 
 async def operations(client: Client, sandbox: Sandbox, imap: IMAPClient) -> list[Operation]:
-    first_id = seed_thread(sandbox)
+    thread_ids = seed_thread(sandbox)
     seed = await client.call_tool("list_messages", {"mailbox": "*", "subject": "bench thread", "limit": 1})
     seed_id = seed.structured_content["data"]["messages"][0]["message_id"]  # type: ignore[index]
     folders = [f for f in (await _scope(client)) if f]
@@ -106,7 +114,7 @@ async def operations(client: Client, sandbox: Sandbox, imap: IMAPClient) -> list
         (
             "get_thread (5 messages in INBOX, Sent, Archive)",
             lambda: client.call_tool("get_thread", {"message_id": seed_id}),
-            lambda: floor_thread(imap, folders, first_id),
+            lambda: floor_thread(imap, folders, thread_ids),
         ),
         (
             f"search every folder (subject, {len(folders)} folders)",

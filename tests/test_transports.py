@@ -315,10 +315,10 @@ async def test_prompts(client: Client) -> None:
     )
     assert ("modify_flags" in triage) == ("modify_flags" in tools)
     summary = await text("summarise_thread", message_id="imap:default:INBOX:1:2")
-    assert 'get_message(message_id="imap:default:INBOX:1:2")' in summary and "list_folders" in summary
+    assert 'get_thread(message_id="imap:default:INBOX:1:2")' in summary and "get_message" in summary
     reply = await text("draft_reply", message_id="imap:default:INBOX:1:2", intent="say yes")
     assert "say yes" in reply and ("save_draft" in reply) == ("save_draft" in tools)
-    for name in ("list_messages", "get_message", "list_folders"):
+    for name in ("list_messages", "get_message", "get_thread", "list_folders"):
         assert name in tools  # every tool a prompt names exists
 
 

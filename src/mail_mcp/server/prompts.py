@@ -2,7 +2,8 @@
 
 Each prompt is a short plan that names the tools to call. It is rendered when asked for, from the tools the
 server has at that moment, so it never tells the model to call a write or send tool that is switched off.
-The only resources are the `mail://` attachment links that get_attachment returns (server/resources.py).
+Resources are the `mail://` attachment links get_attachment returns (server/resources.py) and the folders a client
+can subscribe to (server/subscriptions.py).
 """
 
 from __future__ import annotations
@@ -73,12 +74,10 @@ def register(server: MCPServer) -> None:
         """Find the conversation a message belongs to, read it in order, and summarise it."""
         return (
             f"Summarise the conversation that message {message_id} belongs to.\n"
-            f'1. Call get_message(message_id="{message_id}"); note its subject, header Message-ID, '
-            "In-Reply-To and References.\n"
-            "2. Find the rest of the thread: list_messages in the same mailbox with subject set to the subject "
-            'without Re:/Fwd: prefixes, and the same in the folder whose role is "sent" (see list_folders). '
-            "Keep the messages linked to this one by Message-ID, In-Reply-To or References.\n"
-            "3. Read them oldest first with get_message (raise max_chars only if a body was cut and matters).\n"
+            f'1. Call get_thread(message_id="{message_id}"): the whole conversation across folders (my replies in '
+            "Sent included), oldest first, each message's own words.\n"
+            "2. If its hint says messages were left out, call it again with the limit it names.\n"
+            "3. Where a message was cut and matters, read it whole with get_message(message_id, offset=next_offset).\n"
             "4. Summarise: who is involved, what was asked and decided, open questions, and who owes what next, "
             "with dates. Cite message_ids instead of quoting long passages.\n"
             f"{UNTRUSTED}"

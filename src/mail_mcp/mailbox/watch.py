@@ -35,7 +35,9 @@ PERMANENT = (NotFound, Unsupported, AuthFailed)  # a first attempt failing so is
 
 @dataclass
 class WatchOptions:
-    idle_restart: float = 540.0  # seconds between IDLE restarts (servers drop an IDLE after 30 min or less)
+    # seconds between IDLE restarts: servers drop an IDLE after 30 min or less, and NATs forget a connection
+    # that said nothing for 5 min or so (AWS: 350 s); the restart is the client's keep-alive
+    idle_restart: float = 240.0
     backoff_first: float = 1.0  # seconds before the first reconnection attempt
     backoff_max: float = 120.0  # the pause between attempts doubles up to this
     stable_after: float = 60.0  # a connection that lived this long resets the pause to backoff_first

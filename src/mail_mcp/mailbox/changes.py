@@ -28,7 +28,6 @@ from mail_mcp.imap import changes as imap_changes
 from mail_mcp.imap import order
 from mail_mcp.imap.changes import MailboxState, RawChanges, Snapshot
 from mail_mcp.imap.connection import Connection
-from mail_mcp.imap.fetch import has_attachment
 from mail_mcp.mailbox.models import MessageSummary
 from mail_mcp.mailbox.presenting import summary
 from mail_mcp.mailbox.service import MailService
@@ -314,7 +313,6 @@ class ChangeTracker:
             role = await self.service.folders.role_of(account_id, now.name) if raw.new_messages else None
             for message in raw.new_messages:
                 row = summary(message, MessageId(account_id, now.name, now.uidvalidity, message.uid), role)
-                row.has_attachment = has_attachment(message.structure)
                 rows.append(((order.arrival(message.data.get(b"INTERNALDATE")), message.uid), row))
             new_total += len(raw.new_uids)
             flags += [

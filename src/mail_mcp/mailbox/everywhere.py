@@ -20,7 +20,7 @@ from mail_mcp.ids import MessageId
 from mail_mcp.imap import everywhere as jobs
 from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.everywhere import Candidates, FolderMark, Resume, SpanCursor
-from mail_mcp.imap.fetch import RawMessage, has_attachment
+from mail_mcp.imap.fetch import RawMessage
 from mail_mcp.imap.folders import Folder, Role
 from mail_mcp.imap.search import Filters
 from mail_mcp.mailbox.models import MessageList, MessageSummary
@@ -317,7 +317,6 @@ class Everywhere:
             name = marks[index].name
             mid = MessageId(account_id, name, uidvalidities[index], uid)
             row = summary(message, mid, roles.get(name))
-            row.has_attachment = has_attachment(message.structure)
             rows.append(row)
         return rows
 

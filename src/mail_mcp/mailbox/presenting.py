@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mail_mcp.ids import MessageId
-from mail_mcp.imap.fetch import RawMessage, decoded_size_estimate
+from mail_mcp.imap.fetch import RawMessage, decoded_size_estimate, has_attachment
 from mail_mcp.imap.folders import Role
 from mail_mcp.mailbox.models import Address, AttachmentInfo, Body, MessageDetail, MessageSummary
 from mail_mcp.mime import (
@@ -16,7 +16,6 @@ from mail_mcp.mime import (
     decode_text,
     decode_transfer,
     envelope_addresses,
-    has_attachments,
     pick_text_parts,
     preview,
     render_body,
@@ -140,7 +139,7 @@ def summary(message: RawMessage, mid: MessageId, role: Role | None) -> MessageSu
     return MessageSummary(
         **_common(message, mid),
         folder_role=role,
-        has_attachment=has_attachments(message.structure),
+        has_attachment=has_attachment(message.structure),
         preview=escape_hidden(preview(text)),
     )
 

@@ -114,7 +114,6 @@ class Reader:
         summaries = []
         for message in page.messages:
             row = summary(message, MessageId(account.id, mailbox, uidvalidity, message.uid), role)
-            row.has_attachment = imap_messages.has_attachment(message.structure)
             if page.thread_counts is not None:
                 row.thread_count = page.thread_counts.get(message.uid, 1)
             summaries.append(row)

@@ -63,16 +63,16 @@ def _summary_items(conn: Connection) -> list[bytes]:
     return [*SUMMARY_ITEMS, b"PREVIEW"] if conn.has("PREVIEW") else SUMMARY_ITEMS
 
 
-def _fetch_previews(conn: Connection, messages: list[RawMessage]) -> None:
-    """Without PREVIEW: one FETCH per distinct text section (usually one or two), partial so a huge body
-    costs little."""
-    messages = [m for m in messages if b"PREVIEW" not in m.data]
+def text_starts(conn: Connection, messages: list[RawMessage], plain_bytes: int, html_bytes: int) -> None:
+    """The first bytes of each message's readable text part (text/plain, else HTML) into its `texts`: one
+    partial FETCH per distinct part (usually one or two), so a huge body costs little."""
     wanted: dict[tuple[str, int], list[RawMessage]] = {}
     for message in messages:
         plain, html = pick_text_parts(message.structure)
         part = plain or html
         if part is not None:
-            wanted.setdefault((part.part_id, PREVIEW_BYTES[part.content_type]), []).append(message)
+            length = plain_bytes if part is plain else html_bytes
+            wanted.setdefault((part.part_id, length), []).append(message)
     for (part_id, length), group in wanted.items():
         fetched = _fetch(conn, [m.uid for m in group], [f"BODY.PEEK[{part_id}]<0.{length}>".encode()])
         key = f"BODY[{part_id}]<0>".encode()
@@ -82,13 +82,28 @@ def _fetch_previews(conn: Connection, messages: list[RawMessage]) -> None:
                 message.texts[part_id] = body
 
 
-def summaries(conn: Connection, uids: list[int]) -> list[RawMessage]:
+def summaries(conn: Connection, uids: list[int], *, text_bytes: int | None = None) -> list[RawMessage]:
     """The summary items and previews of these messages in the selected folder (the ones still there), in the
-    order given."""
-    fetched = _fetch(conn, uids, _summary_items(conn))
+    order given. With `text_bytes`, the start of each one's readable text instead of a preview: that many bytes
+    of text/plain, eight times as many of HTML (which converts to far less text)."""
+    if text_bytes is not None:
+        fetched = _fetch(conn, uids, SUMMARY_ITEMS)
+        page = [_with_structure(uid, fetched[uid]) for uid in uids if uid in fetched]
+        text_starts(conn, page, text_bytes, 8 * text_bytes)
+        return page
+    fetched = _fetch(conn, uids, _summary_items(conn))  # with PREVIEW the server computes the preview
     page = [_with_structure(uid, fetched[uid]) for uid in uids if uid in fetched]
-    _fetch_previews(conn, page)
+    without = [m for m in page if b"PREVIEW" not in m.data]
+    text_starts(conn, without, PREVIEW_BYTES["text/plain"], PREVIEW_BYTES["text/html"])
     return page
+
+
+def read_texts(
+    conn: Connection, mailbox: str, uidvalidity: int, uids: list[int], text_bytes: int
+) -> list[RawMessage]:
+    """The messages a conversation shows, in one folder: summary items and the start of their readable text."""
+    conn.select(mailbox, readonly=True, expect_uidvalidity=uidvalidity)
+    return summaries(conn, uids, text_bytes=text_bytes) if uids else []
 
 
 def has_attachment(root: Part) -> bool:

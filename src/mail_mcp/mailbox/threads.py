@@ -18,10 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mail_mcp.errors import InvalidInput, MailError, NotFound
 from mail_mcp.ids import MessageId
-from mail_mcp.imap import thread_texts
 from mail_mcp.imap import threads as imap_threads
 from mail_mcp.imap.connection import Connection
-from mail_mcp.imap.fetch import RawMessage
+from mail_mcp.imap.fetch import RawMessage, read_texts
 from mail_mcp.imap.folders import Folder, Role
 from mail_mcp.imap.threads import FolderHits, Linked
 from mail_mcp.mailbox.models import Address
@@ -311,7 +310,7 @@ class Threads:
 
         def job(name: str) -> Callable[[Connection], tuple[str, list[RawMessage]]]:
             uidvalidity, uids = by_folder[name]
-            return lambda c: (name, thread_texts.read_compact(c, name, uidvalidity, uids, text_bytes))
+            return lambda c: (name, read_texts(c, name, uidvalidity, uids, text_bytes))
 
         out: dict[tuple[str, int], RawMessage] = {}
         for name, raws in await self._each_folder(account_id, list(by_folder), job):

@@ -20,6 +20,7 @@ from mail_mcp.server.text_parts import (
     people,
     person,
     size,
+    summary_lines,
     when,
 )
 
@@ -48,16 +49,8 @@ def render_list(envelope: dict[str, Any], token: str) -> str:
     )
     lines: list[str] = []
     for m in messages:
-        flags = flag_words(m.get("flags", []), attachment=bool(m.get("has_attachment")))
-        if (count := m.get("thread_count") or 0) > 1:
-            flags = ", ".join(w for w in (flags, f"{count} in conversation") if w)
-        lines.append(
-            f"{when(m.get('date'))} | {person(m.get('from'))} | {one_line(m.get('subject')) or '(no subject)'}"
-            f" | {flags or '-'} | {m['message_id']}"
-        )
-        preview = one_line(m.get("preview"))
-        if preview:
-            lines.append(f"  {preview}")
+        count = m.get("thread_count") or 0
+        lines += summary_lines(m, extra=f"{count} in conversation" if count > 1 else "")
     body = fence(lines, token) if lines else []
     return "\n".join([head, *body, _paging(meta, len(messages), None), *text_tracking.state_line(meta)])
 

@@ -79,3 +79,17 @@ def flag_words(flags: list[str], *, attachment: bool = False) -> str:
 def size(n: int | None) -> str:
     n = int(n or 0)
     return f"{n} B" if n < 1024 else f"{n / 1024:.0f} KB" if n < 1024 * 1024 else f"{n / 1048576:.1f} MB"
+
+
+def summary_lines(m: dict[str, Any], *, extra: str = "") -> list[str]:
+    """One message of a listing: `date | from | subject | flags | id`, then its preview indented (mail content:
+    the caller fences it). `extra` joins the flag words (e.g. a conversation's count)."""
+    flags = ", ".join(
+        w for w in (flag_words(m.get("flags", []), attachment=bool(m.get("has_attachment"))), extra) if w
+    )
+    lines = [
+        f"{when(m.get('date'))} | {person(m.get('from'))} | {one_line(m.get('subject')) or '(no subject)'}"
+        f" | {flags or '-'} | {m['message_id']}"
+    ]
+    preview = one_line(m.get("preview"))
+    return [*lines, f"  {preview}"] if preview else lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mail_mcp.server.text_parts import fence, flag_words, one_line, people, person, when
+from mail_mcp.server.text_parts import fence, flag_words, one_line, people, person, summary_lines, when
 
 
 def state_line(meta: dict[str, Any]) -> list[str]:
@@ -54,13 +54,7 @@ def render_changes(envelope: dict[str, Any], token: str) -> str:
         shown = f"{len(new)} of {total}" if total > len(new) else str(len(new))
         content.append(f"New ({shown}), newest first: date | from | subject | flags | id")
         for m in new:
-            flags = flag_words(m.get("flags", []), attachment=bool(m.get("has_attachment")))
-            content.append(
-                f"{when(m.get('date'))} | {person(m.get('from'))} | "
-                f"{one_line(m.get('subject')) or '(no subject)'} | {flags or '-'} | {m['message_id']}"
-            )
-            if preview := one_line(m.get("preview")):
-                content.append(f"  {preview}")
+            content += summary_lines(m)
     for change in d.get("flag_changes", []):
         content.append(f"Flags now {flag_words(change.get('flags', [])) or 'read'}: {change['message_id']}")
     if d.get("flag_changes_total", 0) > len(d.get("flag_changes", [])):

@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import anyio
-
 from mail_mcp.errors import InvalidInput, MailError, NotFound, StaleId
 from mail_mcp.ids import MessageId
 from mail_mcp.imap import everywhere as jobs
@@ -23,6 +21,7 @@ from mail_mcp.imap.everywhere import Candidates, FolderMark, Resume, SpanCursor
 from mail_mcp.imap.fetch import RawMessage
 from mail_mcp.imap.folders import Folder, Role
 from mail_mcp.imap.search import Filters
+from mail_mcp.mailbox.concurrent import gather
 from mail_mcp.mailbox.models import MessageList, MessageSummary
 from mail_mcp.mailbox.presenting import summary
 from mail_mcp.mailbox.scope import folders_in_scope
@@ -37,28 +36,6 @@ Key = tuple[int, int, int]  # (arrival, folder index, UID)
 def _order(key: Key) -> tuple[int, int, int]:
     """Sort key for newest first: later arrival first; on a tie the earlier folder, then the higher UID."""
     return (-key[0], key[1], -key[2])
-
-
-async def _gather(calls: list[Callable[[], Awaitable[T]]]) -> list[T | MailError]:
-    """Run the calls concurrently; a typed error is kept in its place instead of cancelling the others (any
-    other exception is raised as itself once all have ended, never wrapped in an exception group)."""
-    out: list[T | MailError] = [MailError("not run")] * len(calls)
-    unexpected: list[Exception] = []
-
-    async def one(index: int) -> None:
-        try:
-            out[index] = await calls[index]()
-        except MailError as exc:
-            out[index] = exc
-        except Exception as exc:  # noqa: BLE001 - raised below, after the other calls have ended
-            unexpected.append(exc)
-
-    async with anyio.create_task_group() as group:
-        for index in range(len(calls)):
-            group.start_soon(one, index)
-    if unexpected:
-        raise unexpected[0]
-    return out
 
 
 class Everywhere:
@@ -207,7 +184,7 @@ class Everywhere:
 
             return lambda: pool.run(job, action="searching folders", mailbox=mark.name)
 
-        results = await _gather([finder(i) for i in range(len(marks))])
+        results = await gather([finder(i) for i in range(len(marks))])
         searched: dict[int, Candidates] = {}
         for index, result in enumerate(results):
             if isinstance(result, StaleId) and cursor is not None:
@@ -300,7 +277,7 @@ class Everywhere:
                 mailbox=name,
             )
 
-        results = await _gather([reader(i) for i in folders])
+        results = await gather([reader(i) for i in folders])
         fetched: dict[tuple[int, int], RawMessage] = {}
         for index, result in zip(folders, results, strict=True):
             if isinstance(result, NotFound):

@@ -9,11 +9,10 @@ All Mail. Messages are linked by their Message-ID, In-Reply-To and References (J
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
 
-import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from mail_mcp.errors import InvalidInput, MailError, NotFound
@@ -23,6 +22,7 @@ from mail_mcp.imap.connection import Connection
 from mail_mcp.imap.fetch import RawMessage, read_texts
 from mail_mcp.imap.folders import Folder, Role
 from mail_mcp.imap.threads import FolderHits, Linked
+from mail_mcp.mailbox.concurrent import gather
 from mail_mcp.mailbox.models import Address
 from mail_mcp.mailbox.presenting import attachment_infos, readable_text, summary
 from mail_mcp.mailbox.scope import folders_in_scope
@@ -215,23 +215,15 @@ class Threads:
     ) -> list[T]:
         """`job(name)` in each folder, concurrently through the pool; a folder that vanished is skipped."""
         pool = self.service.pools.get(account_id)
-        results: list[T] = []
-        errors: list[MailError] = []
 
-        async def one(name: str) -> None:
-            try:
-                results.append(await pool.run(job(name), action="finding a conversation", mailbox=name))
-            except NotFound:
-                pass
-            except MailError as exc:
-                errors.append(exc)
+        def call(name: str) -> Callable[[], Awaitable[T]]:
+            return lambda: pool.run(job(name), action="finding a conversation", mailbox=name)
 
-        async with anyio.create_task_group() as group:
-            for name in names:
-                group.start_soon(one, name)
+        results = await gather([call(name) for name in names])
+        errors = [r for r in results if isinstance(r, MailError) and not isinstance(r, NotFound)]
         if errors:
             raise errors[0]
-        return results
+        return [r for r in results if not isinstance(r, MailError)]
 
     # ------------------------------------------------------------ presenting
 

@@ -266,7 +266,7 @@ def smtp_env(port: int) -> dict[str, str]:
 async def test_send_message_uses_smtp_xoauth2_with_the_same_token(
     dovecot: Sandbox, endpoint: TokenEndpoint, file_keyring: PlaintextKeyring, no_secret_anywhere: list[str]
 ) -> None:
-    grant = endpoint.issue_grant("alice")
+    grant = endpoint.issue_grant("alice", lifetime=600)  # no expiry between the IMAP login and SMTP's
     sign_in(file_keyring, grant)
     with oauth_smtp_server(endpoint) as (port, handler):
         async with serving(oauth_env(dovecot, endpoint, **smtp_env(port))) as (client, service):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -20,6 +21,17 @@ from mail_mcp.server.app import build_server
 def anyio_backend() -> str:
     """Async tests (marked `pytest.mark.anyio`, as in the MCP SDK's own suite) share one session event loop."""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def root_logging() -> Iterator[None]:
+    """The CLI replaces the root logger's handlers with one on stderr: put pytest's back after each test, so no
+    later log line goes to a closed capture stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ with PYTHON_KEYRING_BACKEND; with no keyring at all, the command says so and off
 from __future__ import annotations
 
 import http.client
-import logging
 import os
 import re
 import stat
@@ -44,7 +43,7 @@ MAIL_MCP = [sys.executable, "-c", "import sys; from mail_mcp.cli import main; sy
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A private XDG home with a plaintext-file keyring chosen explicitly; root logging restored afterwards."""
+    """A private XDG home with a plaintext-file keyring chosen explicitly."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
@@ -52,11 +51,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.delenv(name, raising=False)
     previous = keyring.get_keyring()
     keyring.set_keyring(PlaintextKeyring())  # its file lives under the XDG_DATA_HOME above
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
     yield tmp_path
-    root.handlers[:] = handlers
-    root.setLevel(level)
     keyring.set_keyring(previous)
 
 

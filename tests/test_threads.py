@@ -14,7 +14,8 @@ from mail_mcp.errors import InvalidInput, NotFound, StaleId
 from mail_mcp.ids import MessageId
 from mail_mcp.mailbox.reading import Reader
 from mail_mcp.mailbox.service import MailService
-from mail_mcp.mailbox.threads import MAX_LIMIT, MAX_ROUNDS, Thread, Threads, _hint
+from mail_mcp.mailbox.thread_view import _hint
+from mail_mcp.mailbox.threads import MAX_LIMIT, MAX_ROUNDS, Thread, Threads
 from mail_mcp.sandbox import Sandbox
 
 from .imapshim import PassThrough, ProviderShim

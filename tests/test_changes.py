@@ -17,6 +17,7 @@ from mail_mcp.ids import MessageId
 from mail_mcp.imap import changes as imap_changes
 from mail_mcp.imap.search import Filters
 from mail_mcp.mailbox import changes as changes_module
+from mail_mcp.mailbox import state_tokens
 from mail_mcp.mailbox.changes import ChangeList, ChangeTracker
 from mail_mcp.mailbox.reading import Reader
 from mail_mcp.mailbox.service import MailService
@@ -389,7 +390,7 @@ async def test_without_qresync_after_the_snapshot_is_gone(
     folder = fresh_folder(box, 5, f"chg-lost-{kind}")
     uids = uids_of(box, folder)
     state = await limited_tracker.state(ACCOUNT, [folder])
-    monkeypatch.setattr(changes_module, "_snapshots", type(changes_module._snapshots)())  # a restart
+    monkeypatch.setattr(state_tokens, "_snapshots", type(state_tokens._snapshots)())  # a restart
     with box.connect("alice") as imap:
         imap.append(folder, make_message("after restart"))
     other_client_changes(box, folder, flag=uids[0], expunge=uids[2])
@@ -502,10 +503,10 @@ async def test_a_long_state_is_kept_behind_a_handle(
     tracker: ChangeTracker, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folders = [fresh_folder(sandbox, 1, "чрезвычайно-длинное-имя-папки-клиента") for _ in range(5)]
-    text = changes_module.encode_state(
+    text = state_tokens.encode_state(
         ACCOUNT, [imap_changes.MailboxState(f, 1, 2, 3, 1) for f in folders], None
     )
-    assert len(text) > changes_module.LONG_TOKEN  # what the token would have been
+    assert len(text) > state_tokens.LONG_TOKEN  # what the token would have been
     state = await tracker.state(ACCOUNT, folders)
     assert state.startswith(f"2;{ACCOUNT};h") and len(state) < 40
     with sandbox.connect("alice") as imap:
@@ -518,8 +519,8 @@ async def test_a_long_state_is_kept_behind_a_handle(
     handle = result.state.split(";")[2]
     with pytest.raises(InvalidInput) as caught:
         await tracker.list_changes(f"2;other;{handle}")
-    assert caught.value.message == changes_module.BAD_STATE
-    monkeypatch.setattr(changes_module, "_long_states", changes_module._KeptStates())  # a restart
+    assert caught.value.message == state_tokens.BAD_STATE
+    monkeypatch.setattr(state_tokens, "_long_states", state_tokens._KeptStates())  # a restart
     with pytest.raises(InvalidInput) as caught:
         await tracker.list_changes(result.state)
     assert caught.value.details["field"] == "state"
@@ -527,13 +528,13 @@ async def test_a_long_state_is_kept_behind_a_handle(
 
 
 def test_kept_states_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(changes_module, "KEPT_STATES", 2)
-    kept = changes_module._KeptStates()
+    monkeypatch.setattr(state_tokens, "KEPT_STATES", 2)
+    kept = state_tokens._KeptStates()
     first, second = kept.put("a" * 2000), kept.put("b" * 2000)
     assert kept.put("a" * 2000) == first  # the same text, the same handle (and now the most recent)
     kept.put("c" * 2000)
     assert kept.get(second) is None and kept.get(first) == "a" * 2000 and kept.chars == 4000
-    monkeypatch.setattr(changes_module, "KEPT_STATE_CHARS", 3000)
+    monkeypatch.setattr(state_tokens, "KEPT_STATE_CHARS", 3000)
     last = kept.put("d" * 2000)
     assert list(kept.by_id) == [last] and kept.chars == 2000
 
@@ -613,7 +614,7 @@ async def test_a_snapshot_too_big_to_keep_is_not_kept(
     limited: tuple[str, Sandbox], limited_tracker: ChangeTracker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Snapshots are kept up to KEPT_MESSAGES UIDs in all, one state's included: a folder past that has none."""
-    monkeypatch.setattr(changes_module, "KEPT_MESSAGES", 6)
+    monkeypatch.setattr(state_tokens, "KEPT_MESSAGES", 6)
     kind, box = limited
     kept_folder, lost_folder = (
         fresh_folder(box, 4, f"chg-fits-{kind}"),
@@ -621,7 +622,7 @@ async def test_a_snapshot_too_big_to_keep_is_not_kept(
     )
     state = await limited_tracker.state(ACCOUNT, [kept_folder, lost_folder])
     snapshot_id = state.rsplit(";s", 1)[1]
-    assert list(changes_module._snapshots[snapshot_id][1]) == [kept_folder]
+    assert list(state_tokens._snapshots[snapshot_id][1]) == [kept_folder]
     for folder in (kept_folder, lost_folder):
         uids = uids_of(box, folder)
         other_client_changes(box, folder, flag=uids[0], expunge=uids[1])
@@ -630,4 +631,4 @@ async def test_a_snapshot_too_big_to_keep_is_not_kept(
     (unknown,) = result.unknown
     assert unknown.mailbox == lost_folder and unknown.vanished_unknown == 1
     assert unknown.flags_unknown == (kind == "no-condstore")
-    assert sum(len(s.uids) for _, kept in changes_module._snapshots.values() for _, s in kept.values()) <= 6
+    assert sum(len(s.uids) for _, kept in state_tokens._snapshots.values() for _, s in kept.values()) <= 6

@@ -1,7 +1,8 @@
 """Watching one folder with IDLE (RFC 2177) on a connection of its own, outside the pool; and STATUS counts.
 
 Blocking, like everything in imap/: `mailbox/watch.py` runs a `FolderIdle` in a thread of its own and stops it
-from another thread with `abort()`. NOTIFY (RFC 5465) is not used: one IDLE connection per watched folder.
+from another thread with `abort()`. One IDLE connection per watched folder: NOTIFY (RFC 5465) is not used, for
+the reasons in the README's design notes.
 """
 
 from __future__ import annotations

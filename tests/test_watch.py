@@ -43,6 +43,7 @@ ODD_URI = "mail://alice/Re%C3%A7us%20100%25"
 FAST = WatchOptions(
     idle_restart=30.0, backoff_first=0.05, backoff_max=0.4, stable_after=5.0, ready_timeout=10.0
 )
+BOTH = pytest.mark.parametrize("notify", [True, False], ids=["notify", "idle-per-folder"])
 QUIET = 1.5  # seconds to wait for a notification that must not come (Dovecot reports changes after ~0.5 s)
 
 
@@ -66,11 +67,12 @@ def env_for(sb: Sandbox, **extra: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def watched(env: dict[str, str]) -> AsyncIterator[tuple[MailService, Watchers]]:
-    """A service with fast watcher timings; on exit its watchers are stopped and no thread is left."""
+async def watched(env: dict[str, str], *, notify: bool = True) -> AsyncIterator[tuple[MailService, Watchers]]:
+    """A service with fast watcher timings (`notify` False: one IDLE connection per folder even where NOTIFY is
+    offered); on exit its watchers are stopped and no thread is left."""
     service = MailService(load_settings(env=env))
     watchers = watchers_for(service)
-    watchers.options = FAST
+    watchers.options = replace(FAST, notify=notify)
     try:
         yield service, watchers
     finally:
@@ -223,11 +225,12 @@ async def test_unsubscribe_stops_notifications(wsb: Sandbox) -> None:
         await until(lambda: watchers.threads() == [])  # it logged out on its own
 
 
-async def test_notifies_again_after_the_idle_connection_is_dropped(wsb: Sandbox) -> None:
+@BOTH
+async def test_notifies_again_after_the_idle_connection_is_dropped(wsb: Sandbox, notify: bool) -> None:
     with FaultProxy(wsb.host, wsb.imap_port) as proxy:
         env = env_for(wsb, HOST="127.0.0.1", PORT=str(proxy.port), SECURITY="plain")
         updates = Updates()
-        async with watched(env) as (service, watchers), legacy(service, updates) as client:
+        async with watched(env, notify=notify) as (service, watchers), legacy(service, updates) as client:
             await client.subscribe_resource(INBOX)
             assert watchers.connections("alice", "INBOX") == 1
             assert proxy.cut_idle_connections() >= 1
@@ -235,16 +238,17 @@ async def test_notifies_again_after_the_idle_connection_is_dropped(wsb: Sandbox)
             # what happened while away is unknown: one update
             await until(lambda: updates.uris == [INBOX])
             await deliver(wsb, "after the cut")
-            await until(lambda: len(updates.uris) == 2)
-            assert updates.uris == [INBOX, INBOX]
+            await until(lambda: len(updates.uris) >= 2)  # a server may tell one delivery more than once
+            assert set(updates.uris) == {INBOX}
 
 
-async def test_idle_is_restarted_on_the_same_connection(wsb: Sandbox) -> None:
+@BOTH
+async def test_idle_is_restarted_on_the_same_connection(wsb: Sandbox, notify: bool) -> None:
     with FaultProxy(wsb.host, wsb.imap_port) as proxy:
         env = env_for(wsb, HOST="127.0.0.1", PORT=str(proxy.port), SECURITY="plain")
         updates = Updates()
-        async with watched(env) as (service, watchers), legacy(service, updates) as client:
-            watchers.options = replace(FAST, idle_restart=0.2)
+        async with watched(env, notify=notify) as (service, watchers), legacy(service, updates) as client:
+            watchers.options = replace(watchers.options, idle_restart=0.2)
             await client.subscribe_resource(INBOX)
 
             def sent(command: str) -> int:
@@ -285,15 +289,16 @@ async def test_subscribing_to_a_missing_folder_says_so(wsb: Sandbox) -> None:
         assert watchers.watching() == {}
 
 
-async def test_watchers_stop_at_shutdown(wsb: Sandbox) -> None:
+@BOTH
+async def test_watchers_stop_at_shutdown(wsb: Sandbox, notify: bool) -> None:
     async with (
-        watched(env_for(wsb, WATCH="INBOX,Lists")) as (service, watchers),
+        watched(env_for(wsb, WATCH="INBOX,Lists"), notify=notify) as (service, watchers),
         Client(build_server(service), raise_exceptions=True) as new,
         legacy(service, Updates()) as old,
     ):
         await old.subscribe_resource(LISTS)
         async with new.listen(resource_subscriptions=[INBOX]):
-            assert len(watchers.threads()) == 2
+            assert len(watchers.threads()) == (1 if notify else 2)  # NOTIFY: one connection for both
             await stop_watchers(service)
             assert watchers.threads() == [] and watchers.watching() == {}
     assert not [t for t in threading.enumerate() if t.name.startswith("mail-mcp watch")]
@@ -373,11 +378,12 @@ async def test_the_same_subscribe_twice_at_once_counts_once(wsb: Sandbox) -> Non
         await until(lambda: watchers.watching() == {})
 
 
-async def test_a_subscribe_the_client_gave_up_on_leaves_no_watcher(wsb: Sandbox) -> None:
+@BOTH
+async def test_a_subscribe_the_client_gave_up_on_leaves_no_watcher(wsb: Sandbox, notify: bool) -> None:
     with FaultProxy(wsb.host, wsb.imap_port) as proxy:
         env = env_for(wsb, HOST="127.0.0.1", PORT=str(proxy.port), SECURITY="plain")
-        async with watched(env) as (service, watchers):
-            proxy.stall(r"EXAMINE", 3.0, forward=True)  # the server is slow to open the folder
+        async with watched(env, notify=notify) as (service, watchers):
+            proxy.stall(r"NOTIFY" if notify else r"EXAMINE", 3.0, forward=True)  # the server is slow
             async with legacy(service, Updates()) as client:
                 with anyio.move_on_after(1.0):
                     await client.subscribe_resource(INBOX)

@@ -79,6 +79,13 @@ def wrap_send(client: IMAPClient, wrapper: Callable[[Callable[[bytes], None], by
     return tag
 
 
+def notify_set(client: IMAPClient, spec: str) -> None:
+    """`NOTIFY SET <spec>` (RFC 5465), a command neither imaplib nor imapclient knows."""
+    imaplib.Commands.setdefault("NOTIFY", ("AUTH", "SELECTED"))
+    typ, data = client._imap._simple_command("NOTIFY", "SET", spec)
+    client._checkok("notify", typ, data)
+
+
 def reread_capabilities(client: IMAPClient) -> tuple[bytes, ...]:
     """A fresh CAPABILITY command, replacing what imapclient cached from the login response."""
     caps: tuple[bytes, ...] = client._do_capabilites()

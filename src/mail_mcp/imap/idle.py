@@ -1,8 +1,8 @@
-"""Watching one folder with IDLE (RFC 2177) on a connection of its own, outside the pool; and STATUS counts.
+"""Watching with IDLE (RFC 2177) on a connection of its own, outside the pool: one folder selected (`FolderIdle`),
+or several with NOTIFY (`imap/notify.py`); and STATUS counts.
 
-Blocking, like everything in imap/: `mailbox/watch.py` runs a `FolderIdle` in a thread of its own and stops it
-from another thread with `abort()`. One IDLE connection per watched folder: NOTIFY (RFC 5465) is not used, for
-the reasons in the README's design notes.
+Blocking, like everything in imap/: `mailbox/watch.py` runs a session in a thread of its own and stops it from
+another thread with `abort()`.
 """
 
 from __future__ import annotations
@@ -33,37 +33,28 @@ def changed(responses: list[Any]) -> bool:
     return False
 
 
-class FolderIdle:
-    """A fresh connection that EXAMINEs `mailbox` and idles on it. Every method raises a typed MailError;
-    `BrokenConnection` when the connection died (the caller reconnects)."""
+class IdleSession:
+    """A connection of its own, outside the pool, in IDLE: the server pushes changes as they happen. Subclasses say
+    which folders a batch of untagged responses reports changed (`_changes`). Every method raises a typed
+    MailError; `BrokenConnection` when the connection died (the caller reconnects)."""
 
-    def __init__(self, account: AccountConfig, mailbox: str) -> None:
-        self.account = account
-        self.mailbox = mailbox
-        self._action = f"watching {mailbox!r}"
-        self.conn = Connection(account)
-        self.idling = False
-        try:
-            with mapped_errors(account, self._action):
-                if not self.conn.has("IDLE"):
-                    raise Unsupported(
-                        f"the IMAP server of account {account.id} does not offer IDLE, so new mail cannot be "
-                        "pushed; call list_changes with the last state instead",
-                        account=account.id,
-                    )
-                self.conn.select(mailbox, readonly=True)
-        except BaseException:
-            self.conn.close()
-            raise
+    account: AccountConfig
+    conn: Connection
+    folders: frozenset[str]
+    idling = False
+    _action = "watching"
+
+    def _changes(self, responses: list[Any]) -> set[str]:
+        raise NotImplementedError
 
     def start(self) -> None:
-        """Enter IDLE: from now on the server pushes the folder's changes."""
+        """Enter IDLE: from now on the server pushes the changes."""
         with mapped_errors(self.account, self._action):
             self.conn.client.idle()
         self.idling = True
 
-    def check(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds while idling; True when the folder changed."""
+    def check(self, timeout: float) -> set[str]:
+        """Wait up to `timeout` seconds while idling; the folders that changed."""
         started = time.monotonic()
         with mapped_errors(self.account, self._action):
             responses = self.conn.client.idle_check(timeout=max(timeout, 0.0))
@@ -71,21 +62,21 @@ class FolderIdle:
         if not responses and time.monotonic() - started < timeout - EARLY:
             # imapclient swallows EOF and returns nothing: probe with DONE, which fails on a dead socket
             return self.restart()
-        return changed(responses)
+        return self._changes(responses)
 
-    def restart(self) -> bool:
-        """DONE, then IDLE again (servers drop an IDLE left alone too long); True when a change came meanwhile."""
+    def restart(self) -> set[str]:
+        """DONE, then IDLE again (servers drop an IDLE left alone too long); the folders that changed meanwhile."""
         found = self.done()
         self.start()
         return found
 
-    def done(self) -> bool:
-        """Leave IDLE; True when changes arrived since the last check."""
+    def done(self) -> set[str]:
+        """Leave IDLE; the folders that changed since the last check."""
         self.idling = False
         with mapped_errors(self.account, self._action):
             _, responses = self.conn.client.idle_done()
         self._check_bye(responses)
-        return changed(responses)
+        return self._changes(responses)
 
     def _check_bye(self, responses: list[Any]) -> None:
         if any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses):
@@ -105,6 +96,32 @@ class FolderIdle:
             except Exception:  # noqa: BLE001 - closing must not raise
                 self.conn.abort()
         self.conn.close()
+
+
+class FolderIdle(IdleSession):
+    """A fresh connection that EXAMINEs `mailbox` and idles on it."""
+
+    def __init__(self, account: AccountConfig, mailbox: str) -> None:
+        self.account = account
+        self.mailbox = mailbox
+        self.folders = frozenset({mailbox})
+        self._action = f"watching {mailbox!r}"
+        self.conn = Connection(account)
+        try:
+            with mapped_errors(account, self._action):
+                if not self.conn.has("IDLE"):
+                    raise Unsupported(
+                        f"the IMAP server of account {account.id} does not offer IDLE, so new mail cannot be "
+                        "pushed; call list_changes with the last state instead",
+                        account=account.id,
+                    )
+                self.conn.select(mailbox, readonly=True)
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _changes(self, responses: list[Any]) -> set[str]:
+        return {self.mailbox} if changed(responses) else set()
 
 
 def folder_status(conn: Connection, mailbox: str) -> dict[str, int]:

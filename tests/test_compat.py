@@ -25,6 +25,7 @@ IMAPLIB_PRIVATE = [
     "_command_complete",
     "send",
     "_create_socket",
+    "_get_response",
 ]
 
 
@@ -50,6 +51,14 @@ def test_imaplib_private_methods_exist(name: str) -> None:
 def test_imaplib_keeps_untagged_responses_and_tag_prefix() -> None:
     source = inspect.getsource(imaplib.IMAP4)
     assert "self.untagged_responses" in source and "self.tagpre" in source
+    assert "self.tagged_commands" in source
+    assert isinstance(imaplib.Commands, dict) and "IDLE" in imaplib.Commands  # _compat.notify_set adds NOTIFY
+
+
+def test_imapclient_idle_tag_attribute_is_what_idle_done_reads() -> None:
+    """_compat.start_idle sets `_idle_tag` as imapclient's idle() does, for idle_check / idle_done."""
+    assert "self._idle_tag" in inspect.getsource(IMAPClient.idle_done)
+    assert "self._idle_tag" in inspect.getsource(IMAPClient.idle)
 
 
 def test_sdk_tool_manager_lookup() -> None:

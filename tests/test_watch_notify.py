@@ -5,13 +5,18 @@ folder. Real Dovecots; the second with capabilities withheld."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 from functools import partial
 
 import anyio
 import pytest
+from mcp.shared.exceptions import MCPError
 
+from mail_mcp.config.sources import load_settings
+from mail_mcp.imap.notify import AccountNotify
 from mail_mcp.sandbox import Sandbox
 
 from .faultproxy import FaultProxy
@@ -126,6 +131,7 @@ async def test_a_folder_created_after_the_notify_connection_is_watched_on_its_ow
 
 @pytest.fixture(scope="module", params=["no-notify", "no-condstore", "no-qresync"])
 def limited(request: pytest.FixtureRequest, wsb: Sandbox) -> Iterator[tuple[str, Sandbox]]:
+    """A Dovecot without NOTIFY; without CONDSTORE (and so QRESYNC); or without QRESYNC alone."""
     dropped = {"no-notify": {"NOTIFY"}, "no-condstore": {"CONDSTORE", "QRESYNC"}, "no-qresync": {"QRESYNC"}}
     with wsb.connect("alice") as imap:
         live = [c.decode() for c in imap.capabilities() if not c.upper().startswith((b"AUTH=", b"STARTTLS"))]
@@ -135,10 +141,10 @@ def limited(request: pytest.FixtureRequest, wsb: Sandbox) -> Iterator[tuple[str,
         yield request.param, box
 
 
-async def test_without_notify_and_condstore_each_folder_has_its_own_idle(
-    limited: tuple[str, Sandbox],
-) -> None:
-    """NOTIFY without CONDSTORE would miss flag changes in folders not selected: then one IDLE per folder."""
+async def test_notify_needs_condstore_else_each_folder_has_its_own_idle(limited: tuple[str, Sandbox]) -> None:
+    """NOTIFY without CONDSTORE would miss flag changes in folders not selected: then one IDLE per folder. Without
+    QRESYNC alone, NOTIFY is used with CONDSTORE enabled on its own. Either way a flag change and a delivery are
+    reported."""
     kind, box = limited
     updates = Updates()
     async with (
@@ -149,7 +155,7 @@ async def test_without_notify_and_condstore_each_folder_has_its_own_idle(
         await client.subscribe_resource(LISTS)
         expected = (
             ["mail-mcp watch alice (NOTIFY)"]
-            if kind == "no-qresync"  # NOTIFY with CONDSTORE enabled by hand
+            if kind == "no-qresync"
             else ["mail-mcp watch alice/INBOX", "mail-mcp watch alice/Lists"]
         )
         assert thread_names(watchers.threads()) == expected
@@ -163,3 +169,49 @@ async def test_without_notify_and_condstore_each_folder_has_its_own_idle(
         await until(lambda: LISTS in updates.uris)
         await deliver(box)
         await until(lambda: INBOX in updates.uris)
+
+
+def test_a_change_pushed_just_before_idle_is_kept(wsb: Sandbox) -> None:
+    """A change the server pushes between commands arrives before IDLE's `+`: it is reported, not a failure
+    (imapclient's own idle() raises "Unexpected IDLE response" on it, and the watcher would reconnect)."""
+    account = load_settings(env=env_for(wsb, WATCH="INBOX, Lists")).accounts["alice"]
+    notify = AccountNotify(account, account.watch)
+    try:
+        wsb.append("alice", "Lists", message("pushed early"))
+        time.sleep(1.0)  # Dovecot tells a NOTIFY session within about half a second
+        notify.start()
+        assert notify.check(0.2) == {"Lists"}
+    finally:
+        notify.close()
+    assert "Lists" in notify.folders and "INBOX" in notify.folders
+
+
+async def test_subscribers_of_one_folder_share_its_watcher_while_the_server_is_slow(wsb: Sandbox) -> None:
+    with FaultProxy(wsb.host, wsb.imap_port) as proxy:
+        env = env_for(wsb, HOST="127.0.0.1", PORT=str(proxy.port), SECURITY="plain")
+        proxy.stall(r"NOTIFY", 1.5, forward=True)
+        first, second = Updates(), Updates()
+        async with watched(env) as (service, watchers):
+            watchers.options = replace(watchers.options, ready_timeout=0.3)
+            async with legacy(service, first) as one, legacy(service, second) as two:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(one.subscribe_resource, INBOX)
+                    tg.start_soon(two.subscribe_resource, INBOX)
+                assert watchers.watching() == {("alice", "INBOX"): 2}
+                assert thread_names(watchers.threads()) == ["mail-mcp watch alice (NOTIFY)"]
+                await until(lambda: watchers.connections("alice", "INBOX") == 1)
+                await deliver(wsb, "for both")
+                await until(lambda: INBOX in first.uris and INBOX in second.uris)
+                await one.unsubscribe_resource(INBOX)
+                await two.unsubscribe_resource(INBOX)
+                assert watchers.watching() == {}
+                await until(lambda: watchers.threads() == [])
+
+
+async def test_a_refused_login_is_tried_once_per_subscribe(wsb: Sandbox) -> None:
+    with FaultProxy(wsb.host, wsb.imap_port) as proxy:
+        env = env_for(wsb, HOST="127.0.0.1", PORT=str(proxy.port), SECURITY="plain", PASS="wrong")
+        async with watched(env) as (service, watchers), legacy(service, Updates()) as client:
+            with pytest.raises(MCPError, match="auth_failed"):
+                await client.subscribe_resource(INBOX)
+            assert commands(proxy, "LOGIN") == 1 and watchers.watching() == {}

@@ -11,6 +11,7 @@ from typing import Any
 
 from imapclient import IMAPClient
 from imapclient.imapclient import _normalise_search_criteria
+from imapclient.response_parser import parse_response
 
 from mail_mcp.net.proxy import ProxyConfig, open_socket
 
@@ -84,6 +85,27 @@ def notify_set(client: IMAPClient, spec: str) -> None:
     imaplib.Commands.setdefault("NOTIFY", ("AUTH", "SELECTED"))
     typ, data = client._imap._simple_command("NOTIFY", "SET", spec)
     client._checkok("notify", typ, data)
+
+
+def start_idle(client: IMAPClient, names: tuple[str, ...]) -> dict[str, list[Any]]:
+    """IDLE, as imapclient's `idle()` does, except that untagged responses arriving before the server's `+` (a
+    change pushed just then) are kept rather than raised on: returns those of `names`, by name, as imaplib's raw
+    data. Older ones of `names` are dropped first."""
+    imap = client._imap
+    for name in names:
+        imap.untagged_responses.pop(name, None)
+    tag = imap._command("IDLE")
+    client._idle_tag = tag
+    while imap._get_response() is not None:
+        if imap.tagged_commands.get(tag):  # a tagged answer instead of `+`: IDLE refused
+            typ, data = imap.tagged_commands.pop(tag)
+            raise client.Error(f"IDLE refused: {typ} {data!r}")
+    return {name: imap.untagged_responses.pop(name) for name in names if name in imap.untagged_responses}
+
+
+def status_name(raw: bytes) -> Any:
+    """The folder name of an untagged STATUS response's raw data (`"Lists" (MESSAGES 3)`), as imapclient parses."""
+    return parse_response([raw])[0]
 
 
 def reread_capabilities(client: IMAPClient) -> tuple[bytes, ...]:

@@ -14,11 +14,19 @@ from imapclient.exceptions import IMAPClientError
 
 from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import NotFound, Unsupported
+from mail_mcp.imap._compat import start_idle
 from mail_mcp.imap.connection import BrokenConnection, Connection, mapped_errors
 from mail_mcp.imap.quirks import mailbox_missing
 
 # Untagged responses that mean the selected folder changed: new mail, expunges, flag changes (other clients').
 CHANGES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
+PUSHED = (
+    "EXISTS",
+    "EXPUNGE",
+    "FETCH",
+    "VANISHED",
+    "STATUS",
+)  # the same, and NOTIFY's STATUS, by imaplib's names
 STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDNEXT", "UIDVALIDITY")
 EARLY = 0.05  # seconds: an IDLE check that returns empty this much before its timeout saw the socket end
 
@@ -44,14 +52,26 @@ class IdleSession:
     idling = False
     _action = "watching"
 
+    _early: frozenset[str] = (
+        frozenset()
+    )  # changes pushed while IDLE was starting, reported by the next check or done
+
     def _changes(self, responses: list[Any]) -> set[str]:
+        raise NotImplementedError
+
+    def _pushed(self, pushed: dict[str, list[Any]]) -> set[str]:
+        """The folders that untagged responses (imaplib's raw data, by name) pushed before IDLE's `+` name."""
         raise NotImplementedError
 
     def start(self) -> None:
         """Enter IDLE: from now on the server pushes the changes."""
         with mapped_errors(self.account, self._action):
-            self.conn.client.idle()
+            self._early = self._early | self._pushed(start_idle(self.conn.client, PUSHED))
         self.idling = True
+
+    def _taken(self, found: set[str]) -> set[str]:
+        found, self._early = found | self._early, frozenset()
+        return found
 
     def check(self, timeout: float) -> set[str]:
         """Wait up to `timeout` seconds while idling; the folders that changed."""
@@ -62,7 +82,7 @@ class IdleSession:
         if not responses and time.monotonic() - started < timeout - EARLY:
             # imapclient swallows EOF and returns nothing: probe with DONE, which fails on a dead socket
             return self.restart()
-        return self._changes(responses)
+        return self._taken(self._changes(responses))
 
     def restart(self) -> set[str]:
         """DONE, then IDLE again (servers drop an IDLE left alone too long); the folders that changed meanwhile."""
@@ -76,7 +96,7 @@ class IdleSession:
         with mapped_errors(self.account, self._action):
             _, responses = self.conn.client.idle_done()
         self._check_bye(responses)
-        return self._changes(responses)
+        return self._taken(self._changes(responses))
 
     def _check_bye(self, responses: list[Any]) -> None:
         if any(isinstance(r, tuple) and r and r[0] == b"BYE" for r in responses):
@@ -122,6 +142,13 @@ class FolderIdle(IdleSession):
 
     def _changes(self, responses: list[Any]) -> set[str]:
         return {self.mailbox} if changed(responses) else set()
+
+    def _pushed(self, pushed: dict[str, list[Any]]) -> set[str]:
+        return (
+            {self.mailbox}
+            if any(name in pushed for name in ("EXISTS", "EXPUNGE", "FETCH", "VANISHED"))
+            else set()
+        )
 
 
 def folder_status(conn: Connection, mailbox: str) -> dict[str, int]:

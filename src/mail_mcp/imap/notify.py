@@ -17,10 +17,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from imapclient import imap_utf7
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from mail_mcp.config.models import AccountConfig
 from mail_mcp.errors import Unsupported
-from mail_mcp.imap._compat import notify_set
+from mail_mcp.imap._compat import notify_set, status_name
 from mail_mcp.imap.connection import Connection, mapped_errors
 from mail_mcp.imap.idle import IdleSession
 
@@ -65,13 +66,26 @@ class AccountNotify(IdleSession):
                         f"the IMAP server of account {account.id} does not offer NOTIFY with CONDSTORE",
                         account=account.id,
                     )
-                if not self.conn.qresync:
-                    self.conn.client.enable("CONDSTORE")
+                if not self.conn.qresync and b"CONDSTORE" not in [
+                    c.upper() for c in self.conn.client.enable("CONDSTORE")
+                ]:
+                    raise Unsupported(
+                        f"the IMAP server of account {account.id} did not enable CONDSTORE",
+                        account=account.id,
+                    )
                 names = sorted({m for m in mailboxes if notify_safe(m)})
                 self.folders = frozenset(m for m in names if self._exists(m))
                 if self.folders:
                     listed = " ".join(quoted(m) for m in sorted(self.folders))
-                    notify_set(self.conn.client, f"(mailboxes ({listed}) {EVENTS})")
+                    try:
+                        notify_set(self.conn.client, f"(mailboxes ({listed}) {EVENTS})")
+                    except IMAPClientError as exc:
+                        if isinstance(exc, IMAPClientAbortError):
+                            raise
+                        raise Unsupported(
+                            f"the IMAP server of account {account.id} refused NOTIFY: {str(exc)[:200]}",
+                            account=account.id,
+                        ) from None
         except BaseException:
             self.conn.close()
             raise
@@ -82,3 +96,9 @@ class AccountNotify(IdleSession):
 
     def _changes(self, responses: list[Any]) -> set[str]:
         return changed_folders(responses) & self.folders
+
+    def _pushed(self, pushed: dict[str, list[Any]]) -> set[str]:
+        names = [status_name(raw) for raw in pushed.get("STATUS", []) if isinstance(raw, bytes)]
+        return {
+            n.decode("ascii", "replace") if isinstance(n, bytes) else str(n) for n in names
+        } & self.folders

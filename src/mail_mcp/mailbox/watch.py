@@ -53,6 +53,7 @@ class Watchers:
         ] = {}  # per folder, and per account (None): NOTIFY
         self._served: dict[tuple[str, str], Watcher] = {}  # the watcher of each subscribed folder
         self._no_notify: set[str] = set()  # accounts whose server cannot NOTIFY
+        self._locks: dict[tuple[str, str], anyio.Lock] = {}
         self._started: list[Watcher] = []  # released ones too, until their threads end
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
@@ -87,28 +88,43 @@ class Watchers:
         """One more subscriber for the folder: its watcher starts with the first and is listening when this
         returns (or after `ready_timeout`, still trying). Raises InvalidInput for a folder WATCH leaves out,
         NotFound / Unsupported / AuthFailed when the first attempt to watch it failed so. The account's NOTIFY
-        watcher serves it where it can; else the folder gets a watcher of its own."""
+        watcher serves it where it can; else the folder gets a watcher of its own. One folder's subscriptions
+        are decided one at a time, so all of its subscribers share one watcher."""
         account = self.check(account_id, mailbox)
         key = (account.id, mailbox)
-        if key not in self._watchers and self._may_notify(account, mailbox):
+        async with self._locks.setdefault(key, anyio.Lock()):
+            watcher = self._served.get(key)
+            if watcher is None:
+                watcher = await self._choose(account, mailbox)
+            else:
+                watcher.subscribers[mailbox] = watcher.subscribers.get(mailbox, 0) + 1
+            self._served[key] = watcher
+
+    async def _choose(self, account: AccountConfig, mailbox: str) -> Watcher:
+        """The watcher for a folder that has no subscriber yet, with this one counted on it."""
+        if self._may_notify(account, mailbox):
             notifier = self._watcher(account, None)
             await self._wait(notifier, mailbox)
+            error = notifier.first_error
+            if not notifier.connections and not isinstance(error, PERMANENT):
+                return notifier  # a slow or unreachable server: it watches the folder once it is connected
             if (
                 notifier.connections
                 and notifier.covered is not None
                 and canonical(mailbox) in notifier.covered
             ):
-                self._served[key] = notifier
-                return
-            if isinstance(notifier.first_error, Unsupported) and not notifier.connections:
+                return notifier
+            self._leave(notifier, mailbox)
+            if isinstance(error, Unsupported) and not notifier.connections:
                 self._no_notify.add(account.id)
-            self._leave(notifier, mailbox)  # it cannot watch this folder (not there when it connected)
+            elif error is not None and not notifier.connections:
+                raise error  # AuthFailed: a watcher of the folder's own would only be refused again
         watcher = self._watcher(account, mailbox)
-        self._served[key] = watcher
         await self._wait(watcher, mailbox)
         if isinstance(watcher.first_error, PERMANENT) and watcher.connections == 0:
-            self.release(account.id, mailbox)
+            self._leave(watcher, mailbox)
             raise watcher.first_error
+        return watcher
 
     def _may_notify(self, account: AccountConfig, mailbox: str) -> bool:
         return self.options.notify and account.id not in self._no_notify and notify_safe(mailbox)
@@ -133,10 +149,6 @@ class Watchers:
                     await anyio.sleep(0.01)
         except BaseException:
             self._leave(watcher, mailbox)
-            if self._served.get((watcher.account.id, mailbox)) is watcher and not watcher.subscribers.get(
-                mailbox
-            ):
-                del self._served[(watcher.account.id, mailbox)]
             raise
 
     def _leave(self, watcher: Watcher, mailbox: str) -> None:

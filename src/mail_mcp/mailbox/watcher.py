@@ -37,10 +37,6 @@ class WatchOptions:
     notify: bool = True  # one connection per account with NOTIFY where offered (False: one per folder always)
 
 
-def _canonical(mailbox: str) -> str:
-    return "INBOX" if mailbox.upper() == "INBOX" else mailbox
-
-
 class Owner(Protocol):
     options: WatchOptions
 

@@ -32,7 +32,8 @@ __all__ = ["COURIER_FOLDERS", "Courier"]
 COURIER_FOLDERS = {"\\Sent": "Sent", "\\Drafts": "Drafts", "\\Trash": "Trash", "\\Junk": "Junk"}
 
 # Runs as PID 1 of the new namespaces. Debian's /etc/courier/imapd{,-ssl} are sourced as its init script
-# does; STARTTLS is off (there is no certificate: tests use plain IMAP on loopback).
+# does; STARTTLS is off (there is no certificate: tests use plain IMAP on loopback). IMAP_ENHANCEDIDLE=1 makes IDLE
+# push changes as gamin reports them (Debian's default, 0, polls the folder every IMAP_IDLE_TIMEOUT = 60 s).
 START_SCRIPT = r"""
 set -e
 mount -t tmpfs -o mode=0755 mail-mcp-run /run
@@ -56,6 +57,7 @@ set -a
 . /etc/courier/imapd-ssl
 IMAP_STARTTLS=NO
 IMAP_TLS_REQUIRED=0
+IMAP_ENHANCEDIDLE=1
 set +a
 /usr/sbin/couriertcpd -address=127.0.0.1 -maxprocs=40 -maxperip=40 -nodnslookup -noidentlookup \
     "$MMCP_PORT" /usr/lib/courier/courier/imaplogin /usr/bin/imapd Maildir &

@@ -12,6 +12,9 @@ Cyrus drops root privileges to ``cyrus_user`` (nobody), which cannot reach a cac
 Run as root, it therefore starts in private mount and PID namespaces where the unpacked tree is bind-mounted
 into its temp dir; run as another user, it runs as that user, directly from the cache.
 
+``idled`` runs beside imapd, so an IDLE pushes another session's changes at once; without it an idling imapd
+looks at its folder only every ``imapidlepoll`` (60) seconds.
+
 Cyrus logs only to syslog, which these machines lack; every IMAP session of the user is instead recorded
 in ``<configdirectory>/log/<user>/`` (see `session_logs`, `log_tail`).
 """
@@ -199,6 +202,9 @@ SERVICES {{
   imap cmd="{bin_dir}/imapd -C {imapd_conf}" listen="{HOST}:{self.port}" prefork=0 maxchild=50
 }}
 EVENTS {{
+}}
+DAEMON {{
+  idled cmd="{bin_dir}/idled -C {imapd_conf}"
 }}
 """)
         argv = [

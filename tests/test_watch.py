@@ -102,6 +102,13 @@ async def deliver(sb: Sandbox, subject: str = "new") -> None:
     await anyio.to_thread.run_sync(sb.deliver, "alice@example.test", message(subject))
 
 
+def flag_newest(sb: Sandbox, folder: str) -> None:
+    """Another client flags the newest message of `folder`."""
+    with sb.connect("alice") as imap:
+        imap.select_folder(folder)
+        imap.add_flags(max(imap.search("ALL")), [b"\\Flagged"])
+
+
 def legacy(service: MailService, updates: Updates) -> Client:
     return Client(build_server(service), mode="legacy", message_handler=updates, raise_exceptions=True)
 
@@ -192,12 +199,7 @@ async def test_flag_change_by_another_client_notifies(wsb: Sandbox) -> None:
     async with watched(env_for(wsb)) as (service, _), legacy(service, updates) as client:
         await client.subscribe_resource(INBOX)
 
-        def flag_newest() -> None:
-            with wsb.connect("alice") as imap:
-                imap.select_folder("INBOX")
-                imap.add_flags(max(imap.search("ALL")), [b"\\Flagged"])
-
-        await anyio.to_thread.run_sync(flag_newest)
+        await anyio.to_thread.run_sync(flag_newest, wsb, "INBOX")
         await until(lambda: INBOX in updates.uris)
 
 

@@ -28,6 +28,7 @@ from .test_watch import (
     Updates,
     deliver,
     env_for,
+    flag_newest,
     legacy,
     message,
     until,
@@ -70,17 +71,16 @@ async def test_one_connection_reports_new_mail_flags_and_expunges_in_two_folders
                 await until(lambda: updates.uris.count(uri) > before)
 
             def in_lists(step: str) -> None:
+                if step == "flag":
+                    flag_newest(wsb, "Lists")
+                    return
                 with wsb.connect("alice") as imap:
                     if step == "append":
                         imap.append("Lists", message("to the list"))
                         return
                     imap.select_folder("Lists")
-                    newest = max(imap.search("ALL"))
-                    if step == "flag":
-                        imap.add_flags(newest, [b"\\Flagged"])
-                    else:
-                        imap.delete_messages(newest)
-                        imap.expunge()
+                    imap.delete_messages(max(imap.search("ALL")))
+                    imap.expunge()
 
             await reported(INBOX, lambda: deliver(wsb, "to the inbox"))
             for step in ("append", "flag", "expunge"):
@@ -160,12 +160,7 @@ async def test_notify_needs_condstore_else_each_folder_has_its_own_idle(limited:
         )
         assert thread_names(watchers.threads()) == expected
 
-        def flag_in_lists() -> None:
-            with box.connect("alice") as imap:
-                imap.select_folder("Lists")
-                imap.add_flags(max(imap.search("ALL")), [b"\\Flagged"])
-
-        await anyio.to_thread.run_sync(flag_in_lists)
+        await anyio.to_thread.run_sync(flag_newest, box, "Lists")
         await until(lambda: LISTS in updates.uris)
         await deliver(box)
         await until(lambda: INBOX in updates.uris)

@@ -19,14 +19,9 @@ from mail_mcp.imap.connection import BrokenConnection, Connection, mapped_errors
 from mail_mcp.imap.quirks import mailbox_missing
 
 # Untagged responses that mean the selected folder changed: new mail, expunges, flag changes (other clients').
-CHANGES = frozenset({b"EXISTS", b"EXPUNGE", b"FETCH", b"VANISHED"})
-PUSHED = (
-    "EXISTS",
-    "EXPUNGE",
-    "FETCH",
-    "VANISHED",
-    "STATUS",
-)  # the same, and NOTIFY's STATUS, by imaplib's names
+CHANGE_NAMES = ("EXISTS", "EXPUNGE", "FETCH", "VANISHED")
+CHANGES = frozenset(name.encode() for name in CHANGE_NAMES)
+PUSHED = (*CHANGE_NAMES, "STATUS")  # what IDLE's start keeps: the same, and NOTIFY's STATUS
 STATUS_ITEMS = ("MESSAGES", "UNSEEN", "UIDNEXT", "UIDVALIDITY")
 EARLY = 0.05  # seconds: an IDLE check that returns empty this much before its timeout saw the socket end
 
@@ -51,10 +46,8 @@ class IdleSession:
     folders: frozenset[str]
     idling = False
     _action = "watching"
-
-    _early: frozenset[str] = (
-        frozenset()
-    )  # changes pushed while IDLE was starting, reported by the next check or done
+    # changes pushed while IDLE was starting, reported by the next check or done
+    _early: frozenset[str] = frozenset()
 
     def _changes(self, responses: list[Any]) -> set[str]:
         raise NotImplementedError
@@ -144,11 +137,7 @@ class FolderIdle(IdleSession):
         return {self.mailbox} if changed(responses) else set()
 
     def _pushed(self, pushed: dict[str, list[Any]]) -> set[str]:
-        return (
-            {self.mailbox}
-            if any(name in pushed for name in ("EXISTS", "EXPUNGE", "FETCH", "VANISHED"))
-            else set()
-        )
+        return {self.mailbox} if any(name in pushed for name in CHANGE_NAMES) else set()
 
 
 def folder_status(conn: Connection, mailbox: str) -> dict[str, int]:

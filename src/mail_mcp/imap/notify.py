@@ -42,10 +42,15 @@ def quoted(mailbox: str) -> str:
     return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _folder(name: object) -> str:
+    """A folder name as imapclient parsed it (bytes or str); only plain-ASCII names are watched."""
+    return name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
+
+
 def changed_folders(responses: list[Any]) -> set[str]:
     """The folders named by unsolicited STATUS responses (keep-alives such as `* OK Still here` name none)."""
     return {
-        response[1].decode("ascii", "replace") if isinstance(response[1], bytes) else str(response[1])
+        _folder(response[1])
         for response in responses
         if isinstance(response, tuple) and len(response) >= 2 and response[0] == b"STATUS"
     }
@@ -98,7 +103,5 @@ class AccountNotify(IdleSession):
         return changed_folders(responses) & self.folders
 
     def _pushed(self, pushed: dict[str, list[Any]]) -> set[str]:
-        names = [status_name(raw) for raw in pushed.get("STATUS", []) if isinstance(raw, bytes)]
-        return {
-            n.decode("ascii", "replace") if isinstance(n, bytes) else str(n) for n in names
-        } & self.folders
+        statuses = pushed.get("STATUS", [])
+        return {_folder(status_name(raw)) for raw in statuses if isinstance(raw, bytes)} & self.folders

@@ -48,9 +48,8 @@ class Watchers:
         self.service = service
         self.options = options or WatchOptions()
         self._listeners: dict[object, Listener] = {}
-        self._watchers: dict[
-            tuple[str, str | None], Watcher
-        ] = {}  # per folder, and per account (None): NOTIFY
+        # one per folder, and one per account (mailbox None) watching with NOTIFY
+        self._watchers: dict[tuple[str, str | None], Watcher] = {}
         self._served: dict[tuple[str, str], Watcher] = {}  # the watcher of each subscribed folder
         self._no_notify: set[str] = set()  # accounts whose server cannot NOTIFY
         self._locks: dict[tuple[str, str], anyio.Lock] = {}
@@ -106,14 +105,11 @@ class Watchers:
             notifier = self._watcher(account, None)
             await self._wait(notifier, mailbox)
             error = notifier.first_error
-            if not notifier.connections and not isinstance(error, PERMANENT):
+            if notifier.connections:
+                if canonical(mailbox) in (notifier.covered or ()):
+                    return notifier
+            elif not isinstance(error, PERMANENT):
                 return notifier  # a slow or unreachable server: it watches the folder once it is connected
-            if (
-                notifier.connections
-                and notifier.covered is not None
-                and canonical(mailbox) in notifier.covered
-            ):
-                return notifier
             self._leave(notifier, mailbox)
             if isinstance(error, Unsupported) and not notifier.connections:
                 self._no_notify.add(account.id)
